@@ -1,0 +1,8 @@
+"""Dashboard app configuration."""
+
+from django.apps import AppConfig
+
+
+class DashboardConfig(AppConfig):
+    name = "dashboard"
+    verbose_name = "Painel"

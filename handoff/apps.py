@@ -1,0 +1,9 @@
+"""Handoff app configuration."""
+
+from django.apps import AppConfig
+
+
+class HandoffConfig(AppConfig):
+    name = "handoff"
+    verbose_name = "Transferências para o Chatwoot"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,58 @@
+"""The payload Atlas Nexa's handoff trigger sends."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from leads.serializers import LeadSerializer, LeadUpsertSerializer, messages_validate
+from leads.transcripts import TranscriptError, transcript_parse
+
+HISTORY_SCHEMA = {
+    "oneOf": [
+        {"type": "string", "description": 'One speaker per line: "Bot: …\\nLead: …"'},
+        {"type": "array", "items": {"$ref": "#/components/schemas/MessageInputRequest"}},
+    ]
+}
+
+
+@extend_schema_field(HISTORY_SCHEMA)
+class BotHistoryField(serializers.Field):
+    """A text transcript or a list of messages, read into a list of message rows."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            try:
+                pairs = transcript_parse(data)
+            except TranscriptError as err:
+                raise serializers.ValidationError(str(err)) from err
+            data = [{"sender": sender, "content": content} for sender, content in pairs]
+            if not data:
+                return []
+        elif not isinstance(data, list):
+            raise serializers.ValidationError("Envie o histórico como texto ou como uma lista de mensagens.")
+        elif not data:
+            return []
+        return messages_validate(data)
+
+    def to_representation(self, value):
+        return value
+
+
+class HandoffRequestSerializer(LeadUpsertSerializer):
+    id = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=64, help_text="Atlas Nexa's lead id."
+    )
+    bot_history = BotHistoryField(required=False)
+
+    def validate(self, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            attrs["external_id"] = attrs.pop("id")
+        attrs.pop("id", None)
+        return attrs
+
+
+class HandoffResponseSerializer(serializers.Serializer):
+    lead = LeadSerializer()
+    handoff = serializers.DictField(allow_null=True, help_text="The queued handoff; null when none was queued.")
+    messages_created = serializers.IntegerField()
+    messages_ignored = serializers.IntegerField()

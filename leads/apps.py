@@ -1,0 +1,9 @@
+"""Leads app configuration."""
+
+from django.apps import AppConfig
+
+
+class LeadsConfig(AppConfig):
+    name = "leads"
+    verbose_name = "Leads"
+    default_auto_field = "django.db.models.BigAutoField"

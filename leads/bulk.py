@@ -1,0 +1,186 @@
+"""Realistic bulk data for benchmarks: many leads, bot conversations and messages, inserted in batches."""
+
+import random
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from leads.models import BotConversation, Lead, Message
+from leads.phones import phone_identity
+
+AREA_CODES = ("11", "21", "31", "41", "51", "61", "71", "81", "85", "19", "27", "48", "62", "92")
+FIRST_NAMES = (
+    "Ana",
+    "Bruno",
+    "Camila",
+    "Diego",
+    "Eduarda",
+    "Felipe",
+    "Gabriela",
+    "Henrique",
+    "Isabela",
+    "João",
+    "Larissa",
+    "Marcos",
+    "Natália",
+    "Otávio",
+    "Paula",
+    "Rafael",
+    "Sofia",
+    "Thiago",
+)
+LAST_NAMES = (
+    "Silva",
+    "Santos",
+    "Oliveira",
+    "Souza",
+    "Rodrigues",
+    "Ferreira",
+    "Alves",
+    "Pereira",
+    "Lima",
+    "Gomes",
+    "Costa",
+    "Ribeiro",
+    "Martins",
+    "Carvalho",
+    "Almeida",
+    "Barbosa",
+)
+INTERESTS = (
+    "Energia solar residencial",
+    "Usina para empresa",
+    "Financiamento em 60x",
+    "Sistema rural",
+    "Manutenção de placas",
+    "Carregador para carro elétrico",
+    "Comparando orçamentos",
+)
+BOT_LINES = (
+    "Olá! Sou a Atlas. Como posso ajudar?",
+    "Qual o valor médio da sua conta de luz?",
+    "O imóvel é próprio?",
+    "Vou chamar um consultor para você.",
+)
+LEAD_LINES = ("Oi, quero um orçamento.", "Uns R$ 600 por mês.", "Sim, é próprio.", "Pode ligar depois das 18h.")
+BATCH = 5000
+
+
+def leads_generate(
+    *,
+    count: int,
+    days: int = 90,
+    messages_per_lead: float = 0.0,
+    seed: int = 7,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Insert `count` leads spread over the last `days` days; returns how many were inserted."""
+    rng = random.Random(seed)
+    threshold = settings.HANDOFF_SCORE_THRESHOLD
+    now = timezone.now()
+    offset = Lead.objects.count()
+    done = 0
+    for start in range(0, count, BATCH):
+        leads = [_lead(rng, now, days, threshold, offset + index) for index in range(start, min(start + BATCH, count))]
+        known = set(
+            Lead.objects.filter(phone_identity__in=[lead.phone_identity for lead in leads]).values_list(
+                "phone_identity", flat=True
+            )
+        )
+        leads = [lead for lead in leads if lead.phone_identity not in known]
+        with transaction.atomic():
+            Lead.objects.bulk_create(leads)
+            if messages_per_lead:
+                _conversations_create(rng, leads, messages_per_lead)
+        done += len(leads)
+        if progress:
+            progress(min(start + BATCH, count))
+    return done
+
+
+def progress_bar(total: int, write: Callable[[str], None]) -> Callable[[int], None]:
+    def show(current: int) -> None:
+        filled = int(30 * current / total) if total else 30
+        write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {current:,}/{total:,}")
+
+    return show
+
+
+def _lead(rng: random.Random, now, days: int, threshold: int, number: int) -> Lead:
+    area = AREA_CODES[number % len(AREA_CODES)]
+    local = 60_000_000 + (number // len(AREA_CODES)) % 40_000_000
+    phone = f"+55{area}9{local}"
+    score = rng.choice((None, None, *range(1, 11)))
+    created = now - timedelta(seconds=rng.randrange(days * 86400))
+    status = _status(rng, score, threshold)
+    return Lead(
+        id=uuid.UUID(int=rng.getrandbits(128), version=4),
+        name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+        phone=phone,
+        phone_identity=phone_identity(phone),
+        email=f"lead{number}@exemplo.com.br" if rng.random() < 0.6 else "",
+        interest=rng.choice(INTERESTS),
+        qualification_score=score,
+        status=status,
+        created_at=created,
+        updated_at=created,
+        closed_at=created + timedelta(hours=rng.randrange(1, 96)) if status in Lead.CLOSED_STATUSES else None,
+    )
+
+
+def _status(rng: random.Random, score: int | None, threshold: int) -> str:
+    if score is None or score < threshold:
+        return Lead.Status.NOVO if rng.random() < 0.9 else Lead.Status.PERDIDO
+    return rng.choice(
+        (
+            Lead.Status.QUALIFICADO,
+            Lead.Status.HANDED_OFF,
+            Lead.Status.HANDED_OFF,
+            Lead.Status.CONVERTIDO,
+            Lead.Status.PERDIDO,
+        )
+    )
+
+
+def _conversations_create(rng: random.Random, leads: list[Lead], per_lead: float) -> None:
+    conversations = BotConversation.objects.bulk_create(
+        [BotConversation(lead=lead, status=_conversation_status(lead)) for lead in leads]
+    )
+    messages = list(_messages(rng, leads, conversations, per_lead))
+    Message.objects.bulk_create(messages, batch_size=BATCH)
+    counts: dict[int, list] = {}
+    for message in messages:
+        entry = counts.setdefault(message.conversation_id, [0, message.created_at])
+        entry[0] += 1
+        entry[1] = max(entry[1], message.created_at)
+    for conversation in conversations:
+        conversation.messages_count, conversation.last_message_at = counts.get(conversation.pk, (0, None))
+        conversation.started_at = conversation.lead.created_at
+    BotConversation.objects.bulk_update(
+        conversations, ["messages_count", "last_message_at", "started_at"], batch_size=BATCH
+    )
+
+
+def _conversation_status(lead: Lead) -> str:
+    if lead.status == Lead.Status.HANDED_OFF:
+        return BotConversation.Status.HANDED_OFF
+    if lead.status in Lead.CLOSED_STATUSES:
+        return BotConversation.Status.CLOSED
+    return BotConversation.Status.ACTIVE
+
+
+def _messages(rng: random.Random, leads, conversations, per_lead: float) -> Iterator[Message]:
+    for lead, conversation in zip(leads, conversations, strict=True):
+        count = int(per_lead) + (1 if rng.random() < per_lead % 1 else 0)
+        for turn in range(count):
+            lines = BOT_LINES if turn % 2 else LEAD_LINES
+            yield Message(
+                conversation=conversation,
+                sender=Message.Sender.BOT if turn % 2 else Message.Sender.LEAD,
+                content=lines[(turn // 2) % len(lines)],
+                created_at=lead.created_at + timedelta(minutes=2 * turn),
+            )

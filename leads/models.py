@@ -1,0 +1,154 @@
+"""Leads qualified by Atlas Nexa, their bot conversations and messages."""
+
+import uuid
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from leads.phones import phone_display, phone_identity
+
+MESSAGE_MAX_CHARS = 64 * 1024
+
+
+class LeadStatus(models.TextChoices):
+    # The stored values are the seed's: its dashboard SQL filters on them.
+    NOVO = "novo", "Novo"
+    QUALIFICADO = "qualificado", "Qualificado"
+    HANDED_OFF = "handed_off", "Em atendimento"
+    CONVERTIDO = "convertido", "Convertido"
+    PERDIDO = "perdido", "Perdido"
+
+
+class Lead(models.Model):
+    Status = LeadStatus
+
+    CLOSED_STATUSES = (Status.CONVERTIDO, Status.PERDIDO)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    external_id = models.CharField(  # noqa: DJ001 NULL, not "", so that unique applies only when present
+        "Atlas id", max_length=64, null=True, blank=True, help_text="The lead's id in Atlas Nexa, when it sent one."
+    )
+    name = models.CharField("nome", max_length=255, blank=True)
+    phone = models.CharField(
+        "telefone", max_length=20, unique=True, help_text="E.164, exactly as the lead's WhatsApp reports it."
+    )
+    phone_identity = models.CharField(
+        max_length=20,
+        unique=True,
+        editable=False,
+        help_text="Shared by a Brazilian mobile and its 9th-digit twin, so both spellings find one lead.",
+    )
+    email = models.EmailField(blank=True)
+    interest = models.CharField("interesse", max_length=500, blank=True)
+    qualification_score = models.PositiveSmallIntegerField(
+        "nota",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text="Atlas Nexa's qualification, 1–10.",
+    )
+    status = models.CharField(max_length=20, choices=LeadStatus.choices, default=LeadStatus.NOVO)
+    chatwoot_contact_id = models.BigIntegerField(null=True, blank=True)
+    chatwoot_conversation_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The conversation's display id in Chatwoot."
+    )
+    created_at = models.DateTimeField("criado em", auto_now_add=True)
+    updated_at = models.DateTimeField("atualizado em", auto_now=True)
+    closed_at = models.DateTimeField("encerrado em", null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"], condition=Q(external_id__isnull=False), name="lead_external_id_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(qualification_score__isnull=True) | Q(qualification_score__range=(1, 10)),
+                name="lead_score_1_to_10",
+            ),
+            models.CheckConstraint(condition=Q(status__in=LeadStatus.values), name="lead_status_known"),
+        ]
+        indexes = [
+            # The admin's default ordering, and every date-range query of the dashboard.
+            models.Index(fields=["created_at", "id"], name="lead_created_idx"),
+            models.Index(fields=["status", "created_at"], name="lead_status_created_idx"),
+            models.Index(fields=["qualification_score", "created_at"], name="lead_score_created_idx"),
+            models.Index(fields=["chatwoot_conversation_id"], name="lead_cw_conversation_idx"),
+            models.Index(fields=["chatwoot_contact_id"], name="lead_cw_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or 'Sem nome'} ({self.phone_formatted})"
+
+    def save(self, *args, **kwargs) -> None:
+        self.phone_identity = phone_identity(self.phone)
+        if kwargs.get("update_fields") is not None and "phone" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "phone_identity"}
+        super().save(*args, **kwargs)
+
+    @property
+    def phone_formatted(self) -> str:
+        return phone_display(self.phone)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in self.CLOSED_STATUSES
+
+
+class BotConversation(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Ativa"
+        HANDED_OFF = "handed_off", "Transferida"
+        CLOSED = "closed", "Encerrada"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="conversations")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    started_at = models.DateTimeField("iniciada em", auto_now_add=True)
+    last_message_at = models.DateTimeField("última mensagem", null=True, blank=True)
+    messages_count = models.PositiveIntegerField("mensagens", default=0)
+    handoff_at = models.DateTimeField("transferida em", null=True, blank=True)
+
+    class Meta:
+        ordering = ("-started_at", "-id")
+        verbose_name = "bot conversation"
+        constraints = [
+            # A lead talks to the bot in one open conversation at a time.
+            models.UniqueConstraint(
+                fields=["lead"], condition=~Q(status="closed"), name="botconversation_one_open_per_lead"
+            ),
+        ]
+        indexes = [models.Index(fields=["lead", "started_at"], name="botconv_lead_started_idx")]
+
+    def __str__(self) -> str:
+        return f"Conversa {self.pk} ({self.get_status_display()})"
+
+
+class Message(models.Model):
+    class Sender(models.TextChoices):
+        BOT = "bot", "Bot"
+        LEAD = "lead", "Lead"
+        AGENT = "agent", "Agente"
+
+    conversation = models.ForeignKey(BotConversation, on_delete=models.CASCADE, related_name="messages")
+    sender = models.CharField(max_length=10, choices=Sender.choices)
+    content = models.TextField(max_length=MESSAGE_MAX_CHARS)
+    created_at = models.DateTimeField("enviada em")
+    external_id = models.CharField(  # noqa: DJ001 NULL, not "", so that unique applies only when present
+        max_length=128, null=True, blank=True, help_text="The sender's message id; a repeat is ignored."
+    )
+
+    class Meta:
+        ordering = ("created_at", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"], condition=Q(external_id__isnull=False), name="message_external_id_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="message_conv_created_idx"),
+            models.Index(fields=["created_at"], name="message_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_sender_display()}: {self.content[:60]}"

@@ -1,0 +1,30 @@
+"""Reads of leads and their transcripts."""
+
+from django.db.models import QuerySet
+
+from leads.models import BotConversation, Lead, Message
+from leads.phones import Phone
+
+
+def lead_find_by_phone(*, phone: Phone) -> Lead | None:
+    """The lead for this phone or its 9th-digit twin."""
+    return Lead.objects.filter(phone_identity=phone.identity).first()
+
+
+def lead_list(*, phone: Phone | None = None, status: str | None = None) -> QuerySet[Lead]:
+    leads = Lead.objects.all()
+    if phone is not None:
+        leads = leads.filter(phone_identity=phone.identity)
+    if status:
+        leads = leads.filter(status=status)
+    return leads
+
+
+def conversation_open(*, lead: Lead) -> BotConversation | None:
+    return lead.conversations.exclude(status=BotConversation.Status.CLOSED).first()
+
+
+def lead_transcript(*, lead: Lead, limit: int = 500) -> list[Message]:
+    """The lead's latest messages across its bot conversations, oldest first."""
+    latest = Message.objects.filter(conversation__lead=lead).order_by("-created_at", "-id")[:limit]
+    return list(reversed(latest))

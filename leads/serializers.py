@@ -1,0 +1,119 @@
+"""Request and response shapes of the leads API."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from leads.models import MESSAGE_MAX_CHARS, Lead, Message
+from leads.phones import InvalidPhone, phone_parse
+
+MESSAGES_PER_REQUEST = 1000
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class PhoneField(serializers.Field):
+    """Any common spelling in; a parsed `Phone` (E.164 and twin identity) out."""
+
+    default_error_messages = {"invalid": "{message}"}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, (str, int)) or isinstance(data, bool):
+            self.fail("invalid", message="Envie o telefone como texto.")
+        try:
+            return phone_parse(str(data))
+        except InvalidPhone as err:
+            self.fail("invalid", message=str(err))
+
+    def to_representation(self, value):
+        return value
+
+
+def content_size_check(value: str) -> None:
+    if len(value.encode("utf-8")) > MESSAGE_MAX_CHARS:
+        raise serializers.ValidationError(f"A mensagem passa de {MESSAGE_MAX_CHARS // 1024} KB.")
+    if not value.strip():
+        raise serializers.ValidationError("A mensagem está vazia.")
+
+
+class LeadFieldsSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+    interest = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    qualification_score = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10)
+    external_id = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=64)
+
+
+class LeadUpsertSerializer(LeadFieldsSerializer):
+    phone = PhoneField()
+
+
+class LeadPatchSerializer(LeadFieldsSerializer):
+    name = serializers.CharField(max_length=255, allow_blank=True, required=False)
+    phone = PhoneField(required=False)
+
+
+class LeadFilterSerializer(serializers.Serializer):
+    phone = PhoneField(required=False)
+    status = serializers.ChoiceField(choices=Lead.Status.choices, required=False)
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    handoff = serializers.SerializerMethodField(
+        help_text="The lead's latest handoff to Chatwoot; null until one exists."
+    )
+
+    class Meta:
+        model = Lead
+        fields = (
+            "id",
+            "external_id",
+            "phone",
+            "name",
+            "email",
+            "interest",
+            "qualification_score",
+            "status",
+            "created_at",
+            "updated_at",
+            "closed_at",
+            "handoff",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
+    def get_handoff(self, lead: Lead) -> dict | None:
+        return None
+
+
+class MessageInputSerializer(serializers.Serializer):
+    sender = serializers.ChoiceField(choices=[Message.Sender.BOT, Message.Sender.LEAD])
+    content = serializers.CharField(trim_whitespace=False, validators=[content_size_check])
+    created_at = serializers.DateTimeField(required=False)
+    external_id = serializers.CharField(required=False, allow_null=True, max_length=128)
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Message
+        fields = ("id", "sender", "content", "created_at", "external_id")
+        read_only_fields = fields
+
+
+class MessagesAddedSerializer(serializers.Serializer):
+    created = serializers.IntegerField(help_text="Messages stored by this request.")
+    ignored = serializers.IntegerField(help_text="Messages whose external_id was already known.")
+    messages = MessageSerializer(many=True)
+
+
+def messages_validate(data) -> list[dict]:
+    """One message or a list of them, each validated; errors are keyed by position in a list."""
+    many = isinstance(data, list)
+    if many and not data:
+        raise serializers.ValidationError({"non_field_errors": ["Envie ao menos uma mensagem."]})
+    if many and len(data) > MESSAGES_PER_REQUEST:
+        raise serializers.ValidationError(
+            {"non_field_errors": [f"Envie no máximo {MESSAGES_PER_REQUEST} mensagens por requisição."]}
+        )
+    serializer = MessageInputSerializer(data=data, many=many)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data if many else [serializer.validated_data]

@@ -1,0 +1,163 @@
+"""Writes to leads, their conversations and messages; every function is one transaction."""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from leads.models import BotConversation, Lead, Message
+from leads.phones import Phone
+
+LEAD_FIELDS = ("name", "email", "interest", "qualification_score", "external_id")
+
+
+class LeadConflict(Exception):
+    """The request names a lead that another lead already is (phone or Atlas id)."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(message)
+        self.field_name = field_name
+        self.message = message
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    sender: str
+    content: str
+    created_at: datetime | None = None
+    external_id: str | None = None
+
+
+@dataclass
+class MessagesAdded:
+    created: list[Message] = field(default_factory=list)
+    ignored: int = 0
+
+
+def lead_upsert(*, phone: Phone, data: dict) -> tuple[Lead, bool]:
+    """Create the lead for this phone (or its twin), or update it with the given fields; (lead, created)."""
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                lead = Lead.objects.select_for_update().filter(phone_identity=phone.identity).first()
+                created = lead is None
+                if created:
+                    lead = Lead(phone=phone.e164)
+                _lead_apply(lead, data)
+                lead.save()
+                return lead, created
+        except IntegrityError:
+            # Another request created the same lead between our read and our insert: update it instead.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def lead_update(*, lead: Lead, data: dict, phone: Phone | None = None) -> Lead:
+    """Change a lead's fields; a new phone must not be another lead's (or its twin's)."""
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().get(pk=lead.pk)
+        if phone is not None and phone.identity != lead.phone_identity:
+            if Lead.objects.filter(phone_identity=phone.identity).exists():
+                raise LeadConflict("phone", "Outro lead já tem este telefone (ou o mesmo número com/sem o 9).")
+            lead.phone = phone.e164
+        _lead_apply(lead, data)
+        try:
+            with transaction.atomic():
+                lead.save()
+        except IntegrityError as err:
+            raise LeadConflict("phone", "Outro lead já tem este telefone.") from err
+        return lead
+
+
+def lead_status_for_score(*, status: str, score: int | None) -> str:
+    """A lead not yet handed off is `qualificado` while its score reaches the threshold, else `novo`."""
+    if status not in (Lead.Status.NOVO, Lead.Status.QUALIFICADO) or score is None:
+        return status
+    return Lead.Status.QUALIFICADO if score >= settings.HANDOFF_SCORE_THRESHOLD else Lead.Status.NOVO
+
+
+def messages_add(*, lead: Lead, messages: list[NewMessage]) -> MessagesAdded:
+    """Append messages to the lead's open bot conversation; a message whose external id is known is ignored."""
+    with transaction.atomic():
+        conversation = _transcript_lock(lead)
+        return _messages_insert(conversation, messages)
+
+
+def history_add(*, lead: Lead, history: list[NewMessage]) -> MessagesAdded:
+    """Add a bot-history snapshot: messages the open conversation already holds are not added again.
+
+    Atlas sends the whole history with every trigger and text histories carry no ids, so each
+    (sender, content) already stored is matched once against the snapshot, in order.
+    """
+    with transaction.atomic():
+        conversation = _transcript_lock(lead)
+        stored = Counter(conversation.messages.values_list("sender", "content"))
+        fresh = []
+        for new in history:
+            if stored[(new.sender, new.content)] > 0:
+                stored[(new.sender, new.content)] -= 1
+            else:
+                fresh.append(new)
+        result = _messages_insert(conversation, fresh)
+        result.ignored += len(history) - len(fresh)
+        return result
+
+
+def _lead_apply(lead: Lead, data: dict) -> None:
+    external_id = data.get("external_id")
+    if external_id and external_id != lead.external_id:
+        if lead.external_id:
+            raise LeadConflict("external_id", "Este lead já tem outro id do Atlas.")
+        if Lead.objects.filter(external_id=external_id).exclude(pk=lead.pk).exists():
+            raise LeadConflict("external_id", "Outro lead (com outro telefone) já tem este id do Atlas.")
+    for name in LEAD_FIELDS:
+        if name in data and not (name == "external_id" and not data[name]):
+            setattr(lead, name, data[name])
+    lead.status = lead_status_for_score(status=lead.status, score=lead.qualification_score)
+
+
+def _conversation_open_or_start(lead: Lead) -> BotConversation:
+    conversation = lead.conversations.exclude(status=BotConversation.Status.CLOSED).first()
+    return conversation or BotConversation.objects.create(lead=lead)
+
+
+def _transcript_lock(lead: Lead) -> BotConversation:
+    """Lock the lead row, so writers of one transcript take turns, and return its open conversation."""
+    Lead.objects.select_for_update().filter(pk=lead.pk).first()
+    return _conversation_open_or_start(lead)
+
+
+def _messages_insert(conversation: BotConversation, messages: list[NewMessage]) -> MessagesAdded:
+    ids = [m.external_id for m in messages if m.external_id]
+    known = set(Message.objects.filter(external_id__in=ids).values_list("external_id", flat=True))
+    now = timezone.now()
+    result = MessagesAdded()
+    for new in messages:
+        if new.external_id and new.external_id in known:
+            result.ignored += 1
+            continue
+        if new.external_id:
+            known.add(new.external_id)
+        result.created.append(
+            Message(
+                conversation=conversation,
+                sender=new.sender,
+                content=new.content,
+                created_at=new.created_at or now,
+                external_id=new.external_id,
+            )
+        )
+    if result.created:
+        Message.objects.bulk_create(result.created)
+        newest = max(m.created_at for m in result.created)
+        last = conversation.last_message_at
+        BotConversation.objects.filter(pk=conversation.pk).update(
+            messages_count=F("messages_count") + len(result.created),
+            last_message_at=newest if last is None or newest > last else last,
+        )
+    return result

@@ -1,0 +1,21 @@
+"""Refuse oversize request bodies with 413 before anything reads them."""
+
+from django.conf import settings
+from django.http import JsonResponse
+
+
+class RequestBodyLimitMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse({"detail": "Cabeçalho Content-Length inválido."}, status=400)
+        if length > settings.API_MAX_BODY_BYTES:
+            return JsonResponse(
+                {"detail": f"Corpo da requisição grande demais: o limite é {settings.API_MAX_BODY_BYTES} bytes."},
+                status=413,
+            )
+        return self.get_response(request)

@@ -1,0 +1,12 @@
+"""Test settings: fast hashing, in-memory cache, and the database named by DATABASE_URL (SQLite by default)."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+SECRET_KEY = "test-only-key"  # noqa: S105
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:///:memory:")}
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default=None)}
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
