@@ -28,6 +28,17 @@ class PhoneField(serializers.Field):
         return value
 
 
+class TextField(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of quietly turning them into text."""
+
+    default_error_messages = {"not_text": "Envie este campo como texto."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_text")
+        return super().to_internal_value(data)
+
+
 def content_size_check(value: str) -> None:
     if len(value.encode("utf-8")) > MESSAGE_MAX_CHARS:
         raise serializers.ValidationError(f"A mensagem passa de {MESSAGE_MAX_CHARS // 1024} KB.")
@@ -36,9 +47,9 @@ def content_size_check(value: str) -> None:
 
 
 class LeadFieldsSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=255, allow_blank=True)
+    name = TextField(max_length=255, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
-    interest = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    interest = TextField(required=False, allow_blank=True, max_length=500)
     qualification_score = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10)
     external_id = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=64)
 
@@ -48,7 +59,7 @@ class LeadUpsertSerializer(LeadFieldsSerializer):
 
 
 class LeadPatchSerializer(LeadFieldsSerializer):
-    name = serializers.CharField(max_length=255, allow_blank=True, required=False)
+    name = TextField(max_length=255, allow_blank=True, required=False)
     phone = PhoneField(required=False)
 
 
@@ -87,7 +98,7 @@ class LeadSerializer(serializers.ModelSerializer):
 
 class MessageInputSerializer(serializers.Serializer):
     sender = serializers.ChoiceField(choices=[Message.Sender.BOT, Message.Sender.LEAD])
-    content = serializers.CharField(trim_whitespace=False, validators=[content_size_check])
+    content = TextField(trim_whitespace=False, validators=[content_size_check])
     created_at = serializers.DateTimeField(required=False)
     external_id = serializers.CharField(required=False, allow_null=True, max_length=128)
 

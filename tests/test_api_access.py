@@ -1,0 +1,106 @@
+"""Authentication, body limits, the OpenAPI schema and the health probes."""
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+from rest_framework_api_key.models import APIKey
+
+from tests.factories import LeadFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/leads/"
+
+
+def test_no_key_is_a_401_with_a_bearer_challenge(anonymous_api):
+    response = anonymous_api.get(URL)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("header", ["Bearer nope.nope", "Bearer ", "Api-Key whatever", "Basic YWRtaW46YWRtaW4="])
+def test_a_wrong_key_is_a_401(header):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    assert client.get(URL).status_code == 401
+
+
+def test_a_revoked_key_is_a_401(api_key):
+    key = APIKey.objects.get(name="atlas-nexa-test")
+    key.revoked = True
+    key.save()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    assert client.get(URL).status_code == 401
+
+
+def test_keys_are_stored_hashed(api_key):
+    stored = APIKey.objects.get(name="atlas-nexa-test")
+    assert api_key.split(".")[1] not in stored.hashed_key
+
+
+def test_a_staff_session_can_read_the_api(admin_client):
+    LeadFactory()
+    assert admin_client.get(URL).status_code == 200
+
+
+def test_a_session_without_login_is_refused():
+    assert Client().get(URL).status_code == 401
+
+
+def test_every_api_view_requires_authentication_by_default():
+    from rest_framework.settings import api_settings
+
+    assert [cls.__name__ for cls in api_settings.DEFAULT_PERMISSION_CLASSES] == ["IsAuthenticated"]
+
+
+def test_an_oversize_body_is_a_413_and_writes_nothing(api, settings):
+    settings.API_MAX_BODY_BYTES = 1000
+    response = api.post(URL, {"name": "x" * 2000, "phone": "(11) 98765-4321"}, format="json")
+    assert response.status_code == 413
+    from leads.models import Lead
+
+    assert Lead.objects.count() == 0
+
+
+def test_schema_describes_every_endpoint():
+    response = Client().get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    import json
+
+    schema = json.loads(response.content)
+    assert {
+        "/api/v1/leads/",
+        "/api/v1/leads/{lead_id}/",
+        "/api/v1/leads/{lead_id}/messages/",
+        "/api/v1/handoffs/",
+    } <= set(schema["paths"])
+    assert "401" in schema["paths"]["/api/v1/leads/"]["post"]["responses"]
+
+
+def test_docs_are_served_without_a_cdn():
+    response = Client().get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "cdn.jsdelivr" not in html and "unpkg.com" not in html
+    assert "/static/drf_spectacular_sidecar/" in html
+
+
+def test_healthz_answers():
+    assert Client().get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_checks_the_database():
+    response = Client().get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["database"] == "ok"
+
+
+def test_readyz_is_503_when_the_database_is_unreachable(monkeypatch):
+    from django.db import OperationalError, connection
+
+    def broken_cursor(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(connection, "cursor", broken_cursor)
+    assert Client().get("/readyz").status_code == 503

@@ -1,0 +1,100 @@
+"""The endpoint Atlas Nexa's handoff trigger calls, with the trigger's exact payloads."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from leads.models import Lead, Message
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/handoffs/"
+FIXTURES = Path(__file__).parent / "fixtures" / "atlas"
+
+
+def trigger(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def test_text_history_trigger_upserts_the_lead_and_its_transcript(api):
+    response = api.post(URL, trigger("trigger_text_history.json"), format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["handoff"] is None
+    assert body["lead"]["external_id"] == "lead_8f3a2c91"
+    assert body["lead"]["phone"] == "+5511987654321"
+    assert body["lead"]["status"] == "qualificado"
+    assert body["messages_created"] == 4
+    contents = list(Message.objects.order_by("id").values_list("sender", "content"))
+    assert contents[2] == ("lead", "Para a minha loja em Pinheiros.\nA conta passa de R$ 4.800 por mês.")
+    assert [sender for sender, _ in contents] == ["lead", "bot", "lead", "bot"]
+
+
+def test_list_history_trigger_keeps_message_times(api):
+    response = api.post(URL, trigger("trigger_list_history.json"), format="json")
+    assert response.status_code == 200
+    lead = Lead.objects.get(external_id="lead_51c0d7e4")
+    assert lead.phone == "+5521998123456"
+    conversation = lead.conversations.get()
+    assert conversation.messages_count == 4
+    assert conversation.last_message_at.isoformat() == "2026-11-20T17:03:44+00:00"
+
+
+def test_repeating_the_trigger_adds_nothing(api):
+    payload = trigger("trigger_text_history.json")
+    api.post(URL, payload, format="json")
+    response = api.post(URL, payload, format="json")
+    assert response.json()["messages_created"] == 0
+    assert response.json()["messages_ignored"] == 4
+    assert Message.objects.count() == 4
+    assert Lead.objects.count() == 1
+
+
+def test_a_longer_history_adds_only_the_new_messages(api):
+    payload = trigger("trigger_text_history.json")
+    api.post(URL, payload, format="json")
+    payload["bot_history"] += "\nLead: Obrigada!\nLead: Obrigada!"
+    response = api.post(URL, payload, format="json")
+    assert response.json()["messages_created"] == 2
+    assert Message.objects.count() == 6
+
+
+def test_a_repeated_line_inside_one_history_is_kept(api):
+    payload = {**trigger("trigger_text_history.json"), "bot_history": "Lead: ok\nBot: certo\nLead: ok"}
+    assert api.post(URL, payload, format="json").json()["messages_created"] == 3
+
+
+def test_trigger_finds_the_lead_by_the_twin_spelling(api):
+    api.post("/api/v1/leads/", {"name": "Mariana", "phone": "+55 11 8765-4321"}, format="json")
+    response = api.post(URL, trigger("trigger_text_history.json"), format="json")
+    assert response.status_code == 200
+    assert Lead.objects.count() == 1
+
+
+def test_trigger_without_history_is_accepted(api):
+    payload = trigger("trigger_text_history.json")
+    del payload["bot_history"]
+    assert api.post(URL, payload, format="json").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"bot_history": "Fulano: oi"}, "bot_history"),
+        ({"bot_history": 42}, "bot_history"),
+        ({"bot_history": [{"sender": "cliente", "content": "oi"}]}, "bot_history"),
+        ({"qualification_score": 15}, "qualification_score"),
+        ({"phone": "sem telefone"}, "phone"),
+    ],
+)
+def test_a_bad_trigger_is_a_400_naming_the_field_and_writes_nothing(api, change, field):
+    response = api.post(URL, {**trigger("trigger_text_history.json"), **change}, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    assert Lead.objects.count() == 0
+    assert Message.objects.count() == 0
+
+
+def test_trigger_requires_an_api_key(anonymous_api):
+    assert anonymous_api.post(URL, trigger("trigger_text_history.json"), format="json").status_code == 401

@@ -1,0 +1,114 @@
+"""Appending bot and lead messages to a lead's transcript."""
+
+from datetime import datetime
+
+import pytest
+
+from leads.models import BotConversation, Message
+from tests.factories import LeadFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lead():
+    return LeadFactory()
+
+
+def messages_url(lead) -> str:
+    return f"/api/v1/leads/{lead.pk}/messages/"
+
+
+def test_one_message_is_stored_in_the_open_conversation(api, lead):
+    response = api.post(messages_url(lead), {"sender": "lead", "content": "Oi, quero um orçamento"}, format="json")
+    assert response.status_code == 201
+    assert response.json()["created"] == 1
+    conversation = BotConversation.objects.get(lead=lead)
+    assert conversation.messages_count == 1
+    assert conversation.last_message_at == Message.objects.get().created_at
+
+
+def test_a_list_keeps_count_and_last_message_time_right(api, lead):
+    body = [
+        {"sender": "lead", "content": "Oi", "created_at": "2026-11-20T10:00:00-03:00", "external_id": "m1"},
+        {"sender": "bot", "content": "Olá!", "created_at": "2026-11-20T10:00:05-03:00", "external_id": "m2"},
+    ]
+    assert api.post(messages_url(lead), body, format="json").status_code == 201
+    older = [{"sender": "lead", "content": "Atrasada", "created_at": "2026-11-20T09:00:00-03:00"}]
+    api.post(messages_url(lead), older, format="json")
+    conversation = BotConversation.objects.get(lead=lead)
+    assert conversation.messages_count == 3
+    assert conversation.last_message_at == datetime.fromisoformat("2026-11-20T10:00:05-03:00")
+
+
+def test_a_repeated_external_id_is_ignored(api, lead):
+    message = {"sender": "bot", "content": "Olá!", "external_id": "wamid.123"}
+    api.post(messages_url(lead), message, format="json")
+    response = api.post(messages_url(lead), [message, {**message, "external_id": "wamid.124"}], format="json")
+    assert response.status_code == 201
+    assert (response.json()["created"], response.json()["ignored"]) == (1, 1)
+    assert BotConversation.objects.get(lead=lead).messages_count == 2
+
+
+def test_a_batch_repeating_itself_stores_each_external_id_once(api, lead):
+    message = {"sender": "bot", "content": "Olá!", "external_id": "dup"}
+    response = api.post(messages_url(lead), [message, message], format="json")
+    assert (response.json()["created"], response.json()["ignored"]) == (1, 1)
+
+
+def test_all_repeats_answer_200(api, lead):
+    message = {"sender": "bot", "content": "Olá!", "external_id": "x1"}
+    api.post(messages_url(lead), message, format="json")
+    response = api.post(messages_url(lead), message, format="json")
+    assert response.status_code == 200
+    assert response.json()["created"] == 0
+
+
+def test_messages_after_a_closed_conversation_start_a_new_one(api, lead):
+    BotConversation.objects.create(lead=lead, status=BotConversation.Status.CLOSED)
+    api.post(messages_url(lead), {"sender": "lead", "content": "Voltei!"}, format="json")
+    assert lead.conversations.count() == 2
+    assert lead.conversations.get(status="active").messages_count == 1
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        ({"sender": "agent", "content": "Oi"}, "sender"),
+        ({"sender": "robô", "content": "Oi"}, "sender"),
+        ({"content": "Oi"}, "sender"),
+        ({"sender": "bot"}, "content"),
+        ({"sender": "bot", "content": "   "}, "content"),
+        ({"sender": "bot", "content": "a" * (64 * 1024 + 1)}, "content"),
+        ({"sender": "bot", "content": "ç" * (32 * 1024 + 1)}, "content"),  # 64 KB counted in UTF-8 bytes
+        ({"sender": "bot", "content": "Oi", "created_at": "ontem"}, "created_at"),
+        ({"sender": "bot", "content": 42}, "content"),
+        ({"sender": "bot", "content": ["Oi"]}, "content"),
+    ],
+)
+def test_a_bad_message_is_a_400_naming_the_field_and_writes_nothing(api, lead, message, field):
+    good = {"sender": "bot", "content": "Válida"}
+    response = api.post(messages_url(lead), [good, message], format="json")
+    assert response.status_code == 400
+    assert field in response.json()["1"]  # errors are keyed by the message's position
+    assert Message.objects.count() == 0
+
+
+def test_content_of_exactly_64_kb_is_accepted(api, lead):
+    response = api.post(messages_url(lead), {"sender": "bot", "content": "a" * 64 * 1024}, format="json")
+    assert response.status_code == 201
+
+
+def test_an_empty_list_is_a_400(api, lead):
+    assert api.post(messages_url(lead), [], format="json").status_code == 400
+
+
+def test_too_many_messages_in_one_request_is_a_400(api, lead):
+    body = [{"sender": "bot", "content": "Oi"}] * 1001
+    assert api.post(messages_url(lead), body, format="json").status_code == 400
+
+
+def test_unknown_lead_is_a_404(api):
+    url = "/api/v1/leads/00000000-0000-4000-8000-000000000000/messages/"
+    response = api.post(url, {"sender": "bot", "content": "Oi"}, format="json")
+    assert response.status_code == 404
