@@ -118,7 +118,7 @@ def _lead(rng: random.Random, now, days: int, threshold: int, number: int) -> Le
     created = now - timedelta(seconds=rng.randrange(days * 86400))
     status = _status(rng, score, threshold)
     return Lead(
-        id=uuid.UUID(int=rng.getrandbits(128), version=4),
+        id=uuid.uuid4(),
         name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
         phone=phone,
         phone_identity=phone_identity(phone),

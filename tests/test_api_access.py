@@ -76,6 +76,11 @@ def test_schema_describes_every_endpoint():
         "/api/v1/handoffs/",
     } <= set(schema["paths"])
     assert "401" in schema["paths"]["/api/v1/leads/"]["post"]["responses"]
+    assert schema["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key from `manage.py create_api_key NAME`, sent as `Authorization: Bearer <key>`.",
+    }
 
 
 def test_docs_are_served_without_a_cdn():

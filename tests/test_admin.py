@@ -1,0 +1,156 @@
+"""The admin managers browse leads in: changelist, search, filters, transcript, CSV export, permissions."""
+
+import csv
+import io
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from leads.models import Lead, Message
+from nexa import paginators
+from tests.factories import BotConversationFactory, LeadFactory, MessageFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/leads/lead/"
+
+
+def listed(response) -> list[Lead]:
+    return list(response.context["cl"].result_list)
+
+
+def test_changelist_shows_formatted_phone_score_and_status(admin_client):
+    LeadFactory(name="Mariana Albuquerque", phone="+5511987654321", qualification_score=9)
+    response = admin_client.get(CHANGELIST)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Mariana Albuquerque" in html
+    assert "+55 11 98765-4321" in html
+
+
+@pytest.mark.parametrize("term", ["(11) 98765-4321", "+55 11 8765-4321", "5511987654321", "11987654321"])
+def test_search_finds_a_lead_by_any_spelling_of_its_phone(admin_client, term):
+    lead = LeadFactory(phone="+5511987654321")
+    LeadFactory()
+    assert listed(admin_client.get(CHANGELIST, {"q": term})) == [lead]
+
+
+@pytest.mark.parametrize("term", ["Albuquerque", "mariana@exemplo", "usina"])
+def test_search_by_name_email_and_interest(admin_client, term):
+    lead = LeadFactory(name="Mariana Albuquerque", email="mariana@exemplo.com.br", interest="Usina rural")
+    LeadFactory(name="Pedro Lima", email="pedro@exemplo.com.br", interest="Residencial")
+    assert listed(admin_client.get(CHANGELIST, {"q": term})) == [lead]
+
+
+def test_filter_by_status(admin_client):
+    won = LeadFactory(status=Lead.Status.CONVERTIDO)
+    LeadFactory(status=Lead.Status.NOVO)
+    assert listed(admin_client.get(CHANGELIST, {"status__exact": "convertido"})) == [won]
+
+
+@pytest.mark.parametrize(("band", "expected"), [("none", [None]), ("qualified", [7, 9]), ("1-3", [2]), ("9-10", [9])])
+def test_filter_by_score_band(admin_client, settings, band, expected):
+    settings.HANDOFF_SCORE_THRESHOLD = 7
+    for score in (None, 2, 7, 9):
+        LeadFactory(qualification_score=score)
+    scores = sorted(
+        (lead.qualification_score for lead in listed(admin_client.get(CHANGELIST, {"score": band}))),
+        key=lambda s: s or 0,
+    )
+    assert scores == expected
+
+
+def test_filter_by_created_date(admin_client):
+    LeadFactory()
+    day = {"created_at__gte": "2000-01-01 00:00:00-03:00", "created_at__lt": "2000-01-02 00:00:00-03:00"}
+    response = admin_client.get(CHANGELIST, day)
+    assert listed(response) == []
+
+
+def test_lead_page_shows_the_transcript_read_only(admin_client):
+    conversation = BotConversationFactory()
+    MessageFactory(conversation=conversation, sender=Message.Sender.BOT, content="Olá, sou a <b>Atlas</b>")
+    response = admin_client.get(f"/admin/leads/lead/{conversation.lead.pk}/change/")
+    html = response.content.decode()
+    assert "Olá, sou a &lt;b&gt;Atlas&lt;/b&gt;" in html  # escaped, never rendered
+
+
+def test_export_selected_to_csv(admin_client):
+    chosen = LeadFactory(name='=HYPERLINK("http://mal")', phone="+5511987654321")
+    LeadFactory()
+    response = admin_client.post(CHANGELIST, {"action": "export_csv", "_selected_action": [str(chosen.pk)]})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) == 1
+    assert rows[0]["phone"] == "+5511987654321"
+    assert rows[0]["name"].startswith("'=")  # a spreadsheet will not run it
+
+
+def test_admin_form_refuses_a_twin_of_another_leads_phone(admin_client):
+    LeadFactory(phone="+5511987654321")
+    response = admin_client.post(
+        "/admin/leads/lead/add/", {"name": "Duplicada", "phone": "+55 11 8765-4321", "status": "novo"}
+    )
+    assert response.status_code == 200
+    assert "phone" in response.context["adminform"].form.errors
+    assert Lead.objects.count() == 1
+
+
+def test_admin_form_normalises_the_phone(admin_client):
+    admin_client.post("/admin/leads/lead/add/", {"name": "Nova", "phone": "(21) 99812-3456", "status": "novo"})
+    lead = Lead.objects.get()
+    assert (lead.phone, lead.phone_identity) == ("+5521998123456", "+5521998123456")
+
+
+@pytest.fixture
+def manager_client(client):
+    user = User.objects.create_user("gerente", password="senha-forte-123", is_staff=True)
+    user.groups.add(Group.objects.get(name="Managers"))
+    client.force_login(user)
+    return client
+
+
+def test_managers_can_browse_and_export_but_not_edit(manager_client):
+    lead = LeadFactory()
+    assert manager_client.get(CHANGELIST).status_code == 200
+    export = manager_client.post(CHANGELIST, {"action": "export_csv", "_selected_action": [str(lead.pk)]})
+    assert export.status_code == 200
+    response = manager_client.post(f"/admin/leads/lead/{lead.pk}/change/", {"name": "Outro", "phone": lead.phone})
+    assert response.status_code == 403
+
+
+def test_staff_without_a_group_cannot_see_leads(client):
+    client.force_login(User.objects.create_user("sem-grupo", is_staff=True))
+    assert client.get(CHANGELIST).status_code == 403
+
+
+def test_groups_exist_with_view_permissions():
+    for name in ("Managers", "Agents"):
+        codenames = set(Group.objects.get(name=name).permissions.values_list("codename", flat=True))
+        assert {"view_lead", "view_botconversation", "view_message"} <= codenames
+
+
+def test_changelist_never_counts_the_whole_table(admin_client, postgres_only, monkeypatch):
+    LeadFactory.create_batch(3)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE leads_lead")
+    monkeypatch.setattr(paginators, "EXACT_BELOW", 0)
+    with CaptureQueriesContext(connection) as queries:
+        assert admin_client.get(CHANGELIST).status_code == 200
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper() and "leads_lead" in q["sql"]]
+    assert counts == []
+
+
+def test_filtered_changelist_counts_exactly(admin_client):
+    LeadFactory.create_batch(3, status=Lead.Status.PERDIDO)
+    response = admin_client.get(CHANGELIST, {"status__exact": "perdido"})
+    assert response.context["cl"].result_count == 3
+
+
+@pytest.mark.parametrize("path", ["/admin/leads/botconversation/", "/admin/leads/message/", "/admin/"])
+def test_other_admin_pages_load(admin_client, path):
+    MessageFactory()
+    assert admin_client.get(path).status_code == 200

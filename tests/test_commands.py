@@ -1,0 +1,44 @@
+"""Management commands: API keys, the demo set-up, bulk data."""
+
+import io
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from leads.models import BotConversation, Lead, Message
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_api_key_prints_a_key_that_works():
+    out = io.StringIO()
+    call_command("create_api_key", "atlas-nexa", stdout=out, stderr=io.StringIO())
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip()}")
+    assert client.get("/api/v1/leads/").status_code == 200
+
+
+def test_demo_setup_creates_the_admin_and_demo_leads_and_can_run_again():
+    out = io.StringIO()
+    call_command("demo_setup", stdout=out)
+    call_command("demo_setup", "--password", "demo-senha-123", stdout=out)
+    assert "password: demo-senha-123" in out.getvalue()
+    assert User.objects.get(username="admin").check_password("demo-senha-123")
+    assert Lead.objects.count() == 6
+    assert Message.objects.filter(conversation__lead__external_id="atlas-demo-001").count() == 6
+    assert Lead.objects.filter(status=Lead.Status.QUALIFICADO).count() == 3
+
+
+def test_seed_bulk_inserts_leads_with_conversations_and_consistent_counts():
+    out = io.StringIO()
+    call_command("seed_bulk", "120", "--messages-per-lead", "2.5", stdout=out)
+    call_command("seed_bulk", "30", stdout=out)
+    assert Lead.objects.count() == 150
+    assert "120/120" in out.getvalue()
+    conversation = BotConversation.objects.filter(messages_count__gt=0).first()
+    assert conversation.messages.count() == conversation.messages_count
+    total = sum(BotConversation.objects.values_list("messages_count", flat=True))
+    assert total == Message.objects.count() > 250
+    assert Lead.objects.values("phone_identity").distinct().count() == 150
