@@ -31,6 +31,19 @@ def test_demo_setup_creates_the_admin_and_demo_leads_and_can_run_again():
     assert Lead.objects.filter(status=Lead.Status.QUALIFICADO).count() == 3
 
 
+def test_demo_setup_prints_a_working_api_key_and_revokes_the_previous_one():
+    keys = []
+    for _ in range(2):
+        out = io.StringIO()
+        call_command("demo_setup", stdout=out)
+        keys.append(out.getvalue().split("Bearer ")[1].split()[0])
+    old, new = (APIClient(), APIClient())
+    old.credentials(HTTP_AUTHORIZATION=f"Bearer {keys[0]}")
+    new.credentials(HTTP_AUTHORIZATION=f"Bearer {keys[1]}")
+    assert old.get("/api/v1/leads/").status_code == 401
+    assert new.get("/api/v1/leads/").status_code == 200
+
+
 def test_seed_bulk_inserts_leads_with_conversations_and_consistent_counts():
     out = io.StringIO()
     call_command("seed_bulk", "120", "--messages-per-lead", "2.5", stdout=out)

@@ -4,12 +4,18 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from rest_framework_api_key.models import APIKey
 
 from leads.demo import demo_leads_load
 
+DEMO_KEY_NAME = "demo (make run)"
+
 
 class Command(BaseCommand):
-    help = "Create (or reset) the demo admin login, print it, and load the demo leads. For local runs only."
+    help = (
+        "Create (or reset) the demo admin login and a demo API key, print both, and load the demo leads. "
+        "For local runs only."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
@@ -21,6 +27,10 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
+        # Keys are stored hashed, so the demo key is replaced on every run to be printable.
+        APIKey.objects.filter(name=DEMO_KEY_NAME, revoked=False).update(revoked=True)
+        _, key = APIKey.objects.create_key(name=DEMO_KEY_NAME)
         count = demo_leads_load()
         self.stdout.write(self.style.SUCCESS(f"{count} demo leads loaded."))
         self.stdout.write(self.style.SUCCESS(f"Demo admin login → user: {username}  password: {password}"))
+        self.stdout.write(self.style.SUCCESS(f"Demo API key → Authorization: Bearer {key}"))

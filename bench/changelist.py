@@ -1,0 +1,91 @@
+"""Time the admin lead changelist on a large table (run it against PostgreSQL).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/nexa_bench python bench/changelist.py --leads 100000
+
+Tops the lead table up to --leads rows with `seed_bulk`, then requests each page --rounds times
+through Django's test client (the whole admin stack, no network) and prints the median and p95.
+The baseline is the admin's Group changelist: the same admin machinery on a near-empty table, so
+the ratio shows what the lead table's size adds.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nexa.settings.base")
+os.environ["DJANGO_DEBUG"] = "false"
+os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"
+
+import django
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from leads.bulk import leads_generate, progress_bar  # noqa: E402
+from leads.models import Lead  # noqa: E402
+
+PAGES = {
+    "baseline: group changelist": "/admin/auth/group/",
+    "lead changelist (unfiltered)": "/admin/leads/lead/",
+    "lead changelist, status=handed_off": "/admin/leads/lead/?status__exact=handed_off",
+    "lead changelist, qualified band": "/admin/leads/lead/?score=qualified",
+    "lead changelist, phone search": "/admin/leads/lead/?q=(11)+96000-0001",
+    "lead changelist, name search": "/admin/leads/lead/?q=Camila+Souza",
+    "lead changelist, page 200": "/admin/leads/lead/?p=200",
+}
+
+
+def timings(client: Client, path: str, rounds: int) -> list[float]:
+    for _ in range(3):
+        assert client.get(path).status_code == 200, path
+    result = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        response = client.get(path)
+        result.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, path
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--leads", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=30)
+    args = parser.parse_args()
+
+    call_command("migrate", verbosity=0)
+    missing = args.leads - Lead.objects.count()
+    if missing > 0:
+        print(f"Adding {missing:,} leads…")
+        leads_generate(count=missing, progress=progress_bar(missing, lambda t: print(t, end="", flush=True)))
+        print()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE leads_lead")
+    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
+    user.is_staff = user.is_superuser = True
+    user.save()
+    client = Client()
+    client.force_login(user)
+
+    print(f"database: {connection.vendor}, leads: {Lead.objects.count():,}, rounds: {args.rounds}")
+    print(f"{'page':40} {'median ms':>10} {'p95 ms':>8} {'× baseline':>11}")
+    baseline = None
+    for label, path in PAGES.items():
+        samples = sorted(timings(client, path, args.rounds))
+        median = statistics.median(samples)
+        p95 = samples[min(len(samples) - 1, int(len(samples) * 0.95))]
+        baseline = baseline or median
+        print(f"{label:40} {median:10.1f} {p95:8.1f} {median / baseline:10.2f}×")
+
+
+if __name__ == "__main__":
+    main()
