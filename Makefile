@@ -24,8 +24,8 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_setup
 	@echo "Nexa is starting: admin http://$(HOST):$(PORT)/admin/  API docs http://$(HOST):$(PORT)/api/docs/"
-	@trap 'kill 0' INT TERM EXIT; \
-		$(PY) manage.py qcluster & \
+	@$(PY) manage.py qcluster & worker=$$!; \
+		trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
 		$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## test: the whole suite (SQLite by default; set DATABASE_URL=postgres://... for PostgreSQL)
