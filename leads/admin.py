@@ -2,6 +2,8 @@
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin import ShowFacets
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from leads import exports, selectors
@@ -52,6 +54,7 @@ class LeadAdmin(admin.ModelAdmin):
     ordering = ("-created_at", "-id")
     list_per_page = 50
     show_full_result_count = False
+    show_facets = ShowFacets.NEVER  # facets count every filter option: a full scan per option
     paginator = EstimatedCountPaginator
     list_select_related = ()
     actions = ("export_csv",)
@@ -77,7 +80,11 @@ class LeadAdmin(admin.ModelAdmin):
             '<tr><td style="white-space:nowrap">{}</td><td><strong>{}</strong></td>'
             '<td style="white-space:pre-wrap">{}</td></tr>',
             (
-                (message.created_at.strftime("%d/%m/%Y %H:%M"), message.get_sender_display(), message.content)
+                (
+                    timezone.localtime(message.created_at).strftime("%d/%m/%Y %H:%M"),
+                    message.get_sender_display(),
+                    message.content,
+                )
                 for message in messages
             ),
         )
@@ -115,6 +122,7 @@ class BotConversationAdmin(admin.ModelAdmin):
     readonly_fields = ("started_at", "last_message_at", "messages_count", "handoff_at")
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+    show_facets = ShowFacets.NEVER
     inlines = (MessageInline,)
     search_fields = ("lead__name",)
 
@@ -127,6 +135,7 @@ class MessageAdmin(admin.ModelAdmin):
     raw_id_fields = ("conversation",)
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+    show_facets = ShowFacets.NEVER
     ordering = ("-created_at", "-id")
 
     @admin.display(description="mensagem")

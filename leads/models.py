@@ -27,31 +27,34 @@ class Lead(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     external_id = models.CharField(  # noqa: DJ001 NULL, not "", so that unique applies only when present
-        "Atlas id", max_length=64, null=True, blank=True, help_text="The lead's id in Atlas Nexa, when it sent one."
+        "id no Atlas", max_length=64, null=True, blank=True, help_text="O id do lead no Atlas Nexa, quando enviado."
     )
     name = models.CharField("nome", max_length=255, blank=True)
     phone = models.CharField(
-        "telefone", max_length=20, unique=True, help_text="E.164, exactly as the lead's WhatsApp reports it."
+        "telefone",
+        max_length=20,
+        unique=True,
+        help_text="Formato E.164, como o WhatsApp do lead informa. Aceita qualquer formato ao salvar.",
     )
     phone_identity = models.CharField(
         max_length=20,
         unique=True,
         editable=False,
-        help_text="Shared by a Brazilian mobile and its 9th-digit twin, so both spellings find one lead.",
+        help_text="Igual para um celular com e sem o 9: as duas grafias encontram o mesmo lead.",
     )
-    email = models.EmailField(blank=True)
+    email = models.EmailField("e-mail", blank=True)
     interest = models.CharField("interesse", max_length=500, blank=True)
     qualification_score = models.PositiveSmallIntegerField(
         "nota",
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(10)],
-        help_text="Atlas Nexa's qualification, 1–10.",
+        help_text="Qualificação dada pelo Atlas Nexa, de 1 a 10.",
     )
-    status = models.CharField(max_length=20, choices=LeadStatus.choices, default=LeadStatus.NOVO)
-    chatwoot_contact_id = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField("situação", max_length=20, choices=LeadStatus.choices, default=LeadStatus.NOVO)
+    chatwoot_contact_id = models.BigIntegerField("contato no Chatwoot", null=True, blank=True)
     chatwoot_conversation_id = models.BigIntegerField(
-        null=True, blank=True, help_text="The conversation's display id in Chatwoot."
+        "conversa no Chatwoot", null=True, blank=True, help_text="O número da conversa exibido no Chatwoot."
     )
     created_at = models.DateTimeField("criado em", auto_now_add=True)
     updated_at = models.DateTimeField("atualizado em", auto_now=True)
@@ -103,7 +106,7 @@ class BotConversation(models.Model):
         CLOSED = "closed", "Encerrada"
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="conversations")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    status = models.CharField("situação", max_length=20, choices=Status.choices, default=Status.ACTIVE)
     started_at = models.DateTimeField("iniciada em", auto_now_add=True)
     last_message_at = models.DateTimeField("última mensagem", null=True, blank=True)
     messages_count = models.PositiveIntegerField("mensagens", default=0)
@@ -111,7 +114,8 @@ class BotConversation(models.Model):
 
     class Meta:
         ordering = ("-started_at", "-id")
-        verbose_name = "bot conversation"
+        verbose_name = "conversa com o bot"
+        verbose_name_plural = "conversas com o bot"
         constraints = [
             # A lead talks to the bot in one open conversation at a time.
             models.UniqueConstraint(
@@ -130,16 +134,20 @@ class Message(models.Model):
         LEAD = "lead", "Lead"
         AGENT = "agent", "Agente"
 
-    conversation = models.ForeignKey(BotConversation, on_delete=models.CASCADE, related_name="messages")
-    sender = models.CharField(max_length=10, choices=Sender.choices)
-    content = models.TextField(max_length=MESSAGE_MAX_CHARS)
+    conversation = models.ForeignKey(
+        BotConversation, on_delete=models.CASCADE, related_name="messages", verbose_name="conversa"
+    )
+    sender = models.CharField("remetente", max_length=10, choices=Sender.choices)
+    content = models.TextField("conteúdo", max_length=MESSAGE_MAX_CHARS)
     created_at = models.DateTimeField("enviada em")
     external_id = models.CharField(  # noqa: DJ001 NULL, not "", so that unique applies only when present
-        max_length=128, null=True, blank=True, help_text="The sender's message id; a repeat is ignored."
+        max_length=128, null=True, blank=True, help_text="O id da mensagem no remetente; uma repetição é ignorada."
     )
 
     class Meta:
         ordering = ("created_at", "id")
+        verbose_name = "mensagem"
+        verbose_name_plural = "mensagens"
         constraints = [
             models.UniqueConstraint(
                 fields=["external_id"], condition=Q(external_id__isnull=False), name="message_external_id_unique"

@@ -70,6 +70,11 @@ def phone_parse(raw: str, region: str | None = None) -> Phone:
 
 def phone_display(e164: str) -> str:
     """A human spelling, e.g. "+55 11 98765-4321"; the input back if it cannot be parsed."""
+    national = e164[3:]
+    if e164.startswith("+" + _BRAZIL) and national.isdigit() and len(national) in (10, 11):
+        # Written by hand so the legacy 8-digit mobile form, invalid to phonenumbers, reads the same way.
+        area, local = national[:2], national[2:]
+        return f"+55 {area} {local[:-4]}-{local[-4:]}"
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -69,12 +70,17 @@ def test_filter_by_created_date(admin_client):
     assert listed(response) == []
 
 
-def test_lead_page_shows_the_transcript_read_only(admin_client):
+def test_lead_page_shows_the_transcript_read_only_in_local_time(admin_client, settings):
+    settings.TIME_ZONE = "America/Sao_Paulo"
     conversation = BotConversationFactory()
-    MessageFactory(conversation=conversation, sender=Message.Sender.BOT, content="Olá, sou a <b>Atlas</b>")
+    sent = datetime(2026, 11, 20, 13, 5, tzinfo=UTC)
+    MessageFactory(
+        conversation=conversation, sender=Message.Sender.BOT, content="Olá, sou a <b>Atlas</b>", created_at=sent
+    )
     response = admin_client.get(f"/admin/leads/lead/{conversation.lead.pk}/change/")
     html = response.content.decode()
     assert "Olá, sou a &lt;b&gt;Atlas&lt;/b&gt;" in html  # escaped, never rendered
+    assert "20/11/2026 10:05" in html
 
 
 def test_export_selected_to_csv(admin_client):
@@ -142,6 +148,12 @@ def test_changelist_never_counts_the_whole_table(admin_client, postgres_only, mo
         assert admin_client.get(CHANGELIST).status_code == 200
     counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper() and "leads_lead" in q["sql"]]
     assert counts == []
+
+
+def test_changelist_never_offers_facet_counts(admin_client):
+    LeadFactory()
+    response = admin_client.get(CHANGELIST, {"_facets": "1"})
+    assert response.context["cl"].add_facets is False
 
 
 def test_filtered_changelist_counts_exactly(admin_client):

@@ -60,8 +60,17 @@ def test_unusable_phones_are_rejected(raw):
         phone_parse(raw)
 
 
-def test_display_is_international_format():
-    assert phone_display("+5511987654321") == "+55 11 98765-4321"
+@pytest.mark.parametrize(
+    ("e164", "shown"),
+    [
+        ("+5511987654321", "+55 11 98765-4321"),
+        ("+553188776655", "+55 31 8877-6655"),  # legacy 8-digit mobile
+        ("+551134567890", "+55 11 3456-7890"),
+        ("+14155552671", "+1 415-555-2671"),
+    ],
+)
+def test_display_is_international_format(e164, shown):
+    assert phone_display(e164) == shown
 
 
 @given(area=AREA_CODES, number=st.integers(min_value=60_000_000, max_value=99_999_999))
