@@ -2,7 +2,7 @@
 
 import random
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -147,22 +147,31 @@ def _status(rng: random.Random, score: int | None, threshold: int) -> str:
 
 
 def _conversations_create(rng: random.Random, leads: list[Lead], per_lead: float) -> None:
-    conversations = BotConversation.objects.bulk_create(
-        [BotConversation(lead=lead, status=_conversation_status(lead)) for lead in leads]
-    )
-    messages = list(_messages(rng, leads, conversations, per_lead))
+    """Counters are known before the insert, so conversations and messages are each one bulk insert."""
+    plans = []
+    for lead in leads:
+        count = int(per_lead) + (1 if rng.random() < per_lead % 1 else 0)
+        times = [lead.created_at + timedelta(minutes=2 * turn) for turn in range(count)]
+        conversation = BotConversation(
+            lead=lead,
+            status=_conversation_status(lead),
+            started_at=lead.created_at,
+            messages_count=count,
+            last_message_at=times[-1] if times else None,
+        )
+        plans.append((conversation, times))
+    conversations = BotConversation.objects.bulk_create([conversation for conversation, _ in plans])
+    messages = [
+        Message(
+            conversation=conversation,
+            sender=Message.Sender.BOT if turn % 2 else Message.Sender.LEAD,
+            content=(BOT_LINES if turn % 2 else LEAD_LINES)[(turn // 2) % len(BOT_LINES)],
+            created_at=sent,
+        )
+        for conversation, (_, times) in zip(conversations, plans, strict=True)
+        for turn, sent in enumerate(times)
+    ]
     Message.objects.bulk_create(messages, batch_size=BATCH)
-    counts: dict[int, list] = {}
-    for message in messages:
-        entry = counts.setdefault(message.conversation_id, [0, message.created_at])
-        entry[0] += 1
-        entry[1] = max(entry[1], message.created_at)
-    for conversation in conversations:
-        conversation.messages_count, conversation.last_message_at = counts.get(conversation.pk, (0, None))
-        conversation.started_at = conversation.lead.created_at
-    BotConversation.objects.bulk_update(
-        conversations, ["messages_count", "last_message_at", "started_at"], batch_size=BATCH
-    )
 
 
 def _conversation_status(lead: Lead) -> str:
@@ -171,16 +180,3 @@ def _conversation_status(lead: Lead) -> str:
     if lead.status in Lead.CLOSED_STATUSES:
         return BotConversation.Status.CLOSED
     return BotConversation.Status.ACTIVE
-
-
-def _messages(rng: random.Random, leads, conversations, per_lead: float) -> Iterator[Message]:
-    for lead, conversation in zip(leads, conversations, strict=True):
-        count = int(per_lead) + (1 if rng.random() < per_lead % 1 else 0)
-        for turn in range(count):
-            lines = BOT_LINES if turn % 2 else LEAD_LINES
-            yield Message(
-                conversation=conversation,
-                sender=Message.Sender.BOT if turn % 2 else Message.Sender.LEAD,
-                content=lines[(turn // 2) % len(lines)],
-                created_at=lead.created_at + timedelta(minutes=2 * turn),
-            )

@@ -5,6 +5,7 @@ import uuid
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from leads.phones import phone_display, phone_identity
 
@@ -56,7 +57,7 @@ class Lead(models.Model):
     chatwoot_conversation_id = models.BigIntegerField(
         "conversa no Chatwoot", null=True, blank=True, help_text="O número da conversa exibido no Chatwoot."
     )
-    created_at = models.DateTimeField("criado em", auto_now_add=True)
+    created_at = models.DateTimeField("criado em", default=timezone.now, editable=False)
     updated_at = models.DateTimeField("atualizado em", auto_now=True)
     closed_at = models.DateTimeField("encerrado em", null=True, blank=True)
 
@@ -107,7 +108,7 @@ class BotConversation(models.Model):
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="conversations")
     status = models.CharField("situação", max_length=20, choices=Status.choices, default=Status.ACTIVE)
-    started_at = models.DateTimeField("iniciada em", auto_now_add=True)
+    started_at = models.DateTimeField("iniciada em", default=timezone.now, editable=False)
     last_message_at = models.DateTimeField("última mensagem", null=True, blank=True)
     messages_count = models.PositiveIntegerField("mensagens", default=0)
     handoff_at = models.DateTimeField("transferida em", null=True, blank=True)

@@ -55,3 +55,16 @@ def test_seed_bulk_inserts_leads_with_conversations_and_consistent_counts():
     total = sum(BotConversation.objects.values_list("messages_count", flat=True))
     assert total == Message.objects.count() > 250
     assert Lead.objects.values("phone_identity").distinct().count() == 150
+
+
+def test_seed_bulk_spreads_creation_dates_over_the_requested_days():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    call_command("seed_bulk", "200", "--days", "30", "--messages-per-lead", "1", stdout=io.StringIO())
+    oldest = Lead.objects.order_by("created_at").first().created_at
+    assert timezone.now() - timedelta(days=31) < oldest < timezone.now() - timedelta(days=15)
+    conversation = BotConversation.objects.select_related("lead").filter(messages_count=1).first()
+    assert conversation.started_at == conversation.lead.created_at
+    assert conversation.last_message_at == conversation.messages.get().created_at
