@@ -19,11 +19,11 @@ class HandoffRequestView(APIView):
         description="Upserts the lead (`id` is Atlas's lead id) and adds the bot history it does not hold yet.",
     )
     def post(self, request):
-        serializer = HandoffRequestSerializer(data=request.data)
+        serializer = HandoffRequestSerializer(data=request.data, context={"lenient": True})
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         phone = data.pop("phone")
-        history = data.pop("bot_history", [])
+        history = data.pop("bot_history", None) or []
         with transaction.atomic():
             lead, _ = services.lead_upsert(phone=phone, data=data)
             added = services.history_add(lead=lead, history=message_inputs(history))

@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from leads.serializers import LeadSerializer, LeadUpsertSerializer, messages_validate
+from leads.serializers import HISTORY_MESSAGES_MAX, LeadSerializer, LeadUpsertSerializer, messages_validate
 from leads.transcripts import TranscriptError, transcript_parse
 
 HISTORY_SCHEMA = {
@@ -31,7 +31,7 @@ class BotHistoryField(serializers.Field):
             raise serializers.ValidationError("Envie o histórico como texto ou como uma lista de mensagens.")
         elif not data:
             return []
-        return messages_validate(data)
+        return messages_validate(data, limit=HISTORY_MESSAGES_MAX, lenient=True)
 
     def to_representation(self, value):
         return value
@@ -41,13 +41,12 @@ class HandoffRequestSerializer(LeadUpsertSerializer):
     id = serializers.CharField(
         required=False, allow_null=True, allow_blank=True, max_length=64, help_text="Atlas Nexa's lead id."
     )
-    bot_history = BotHistoryField(required=False)
+    bot_history = BotHistoryField(required=False, allow_null=True)
 
     def validate(self, attrs):
-        attrs = dict(attrs)
-        if attrs.get("id"):
+        attrs = super().validate(attrs)
+        if "id" in attrs:
             attrs["external_id"] = attrs.pop("id")
-        attrs.pop("id", None)
         return attrs
 
 

@@ -6,7 +6,7 @@ from django.contrib.admin import ShowFacets
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from leads import exports, selectors
+from leads import exports, selectors, services
 from leads.forms import LeadAdminForm
 from leads.models import BotConversation, Lead, Message
 from leads.phones import InvalidPhone, phone_parse
@@ -89,6 +89,9 @@ class LeadAdmin(admin.ModelAdmin):
             ),
         )
         return format_html("<table><tbody>{}</tbody></table>", rows)
+
+    def save_model(self, request, obj, form, change):
+        services.lead_admin_save(lead=obj, changed_fields=form.changed_data)
 
     def get_search_results(self, request, queryset, search_term):
         """A term that reads as a phone finds the lead by its identity, so both 9th-digit spellings match."""

@@ -1,6 +1,5 @@
 """The leads API Atlas Nexa writes to: upsert by phone, read, patch, append messages."""
 
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -25,6 +24,7 @@ ERRORS = {
     401: OpenApiResponse(description="Missing, invalid, revoked or expired API key."),
     409: OpenApiResponse(description="The phone or Atlas id belongs to another lead."),
     413: OpenApiResponse(description="Request body too large."),
+    429: OpenApiResponse(description="Too many requests for this API key; retry later."),
 }
 
 
@@ -104,8 +104,7 @@ class LeadMessagesView(APIView):
     def post(self, request, lead_id):
         lead = get_object_or_404(Lead, pk=lead_id)
         rows = messages_validate(request.data)
-        with transaction.atomic():
-            result = services.messages_add(lead=lead, messages=message_inputs(rows))
+        result = services.messages_add(lead=lead, messages=message_inputs(rows))
         body = MessagesAddedSerializer(
             {"created": len(result.created), "ignored": result.ignored, "messages": result.created}
         ).data

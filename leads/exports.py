@@ -49,11 +49,16 @@ def leads_csv_rows(leads: QuerySet[Lead]):
         yield tuple(csv_safe(getattr(lead, column)) for column in COLUMNS)
 
 
+def _with_bom(rows):
+    yield "\ufeff"
+    yield from rows
+
+
 def leads_csv_response(leads: QuerySet[Lead]) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow(row) for row in leads_csv_rows(leads)), content_type="text/csv; charset=utf-8"
-    )
+    # Excel in pt-BR reads ";"-separated files, and the BOM tells it the text is UTF-8 ("João", not "JoÃ£o").
+    writer = csv.writer(_Echo(), delimiter=";")
+    rows = (writer.writerow(row) for row in leads_csv_rows(leads))
+    response = StreamingHttpResponse(_with_bom(rows), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'
     return response

@@ -86,9 +86,14 @@ class Lead(models.Model):
         return f"{self.name or 'Sem nome'} ({self.phone_formatted})"
 
     def save(self, *args, **kwargs) -> None:
+        # Derived fields are kept here so that every write path (API, admin, shell) agrees.
         self.phone_identity = phone_identity(self.phone)
-        if kwargs.get("update_fields") is not None and "phone" in kwargs["update_fields"]:
-            kwargs["update_fields"] = {*kwargs["update_fields"], "phone_identity"}
+        if self.status in self.CLOSED_STATUSES:
+            self.closed_at = self.closed_at or timezone.now()
+        else:
+            self.closed_at = None
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "phone_identity", "closed_at"}
         super().save(*args, **kwargs)
 
     @property
@@ -142,7 +147,10 @@ class Message(models.Model):
     content = models.TextField("conteúdo", max_length=MESSAGE_MAX_CHARS)
     created_at = models.DateTimeField("enviada em")
     external_id = models.CharField(  # noqa: DJ001 NULL, not "", so that unique applies only when present
-        max_length=128, null=True, blank=True, help_text="O id da mensagem no remetente; uma repetição é ignorada."
+        max_length=128,
+        null=True,
+        blank=True,
+        help_text="O id da mensagem no remetente; uma repetição no mesmo lead é ignorada.",
     )
 
     class Meta:
@@ -150,8 +158,11 @@ class Message(models.Model):
         verbose_name = "mensagem"
         verbose_name_plural = "mensagens"
         constraints = [
+            # Scoped to the conversation: ids are the sender's, and two leads' senders may reuse them.
             models.UniqueConstraint(
-                fields=["external_id"], condition=Q(external_id__isnull=False), name="message_external_id_unique"
+                fields=["conversation", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="message_external_id_unique",
             ),
         ]
         indexes = [

@@ -60,12 +60,29 @@ def phone_parse(raw: str, region: str | None = None) -> Phone:
         raise InvalidPhone("O telefone só pode conter dígitos, espaços e + ( ) - . /")
     region = region or settings.PHONE_DEFAULT_REGION
     e164 = _parse_e164(text, region)
-    if e164 is None and not text.startswith("+"):
-        # WhatsApp and many CRMs write the country code without the plus sign.
-        e164 = _parse_e164("+" + re.sub(r"\D", "", text), region)
+    if e164 is None:
+        e164 = _parse_e164(_international_guess(text, region), region)
     if e164 is None:
         raise InvalidPhone("Informe um telefone válido, com DDD.")
     return Phone(e164=e164, identity=phone_identity(e164), twin=phone_twin(e164))
+
+
+def _international_guess(text: str, region: str) -> str:
+    """The number read as international, only where the writer clearly meant it.
+
+    WhatsApp and many CRMs write the home country code without a plus ("5511987654321"), and
+    "00" is the international prefix. Anything else stays national: a mistyped Brazilian number
+    must be refused, never accepted as some other country's.
+    """
+    digits = re.sub(r"\D", "", text)
+    if text.startswith("+"):
+        return ""
+    if digits.startswith("00"):
+        return "+" + digits[2:]
+    home = str(phonenumbers.country_code_for_region(region))
+    if digits.startswith(home) and "(" not in text:
+        return "+" + digits
+    return ""
 
 
 def phone_display(e164: str) -> str:
@@ -83,6 +100,8 @@ def phone_display(e164: str) -> str:
 
 
 def _parse_e164(text: str, region: str) -> str | None:
+    if not text:
+        return None
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:

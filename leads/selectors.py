@@ -6,11 +6,6 @@ from leads.models import BotConversation, Lead, Message
 from leads.phones import Phone
 
 
-def lead_find_by_phone(*, phone: Phone) -> Lead | None:
-    """The lead for this phone or its 9th-digit twin."""
-    return Lead.objects.filter(phone_identity=phone.identity).first()
-
-
 def lead_list(*, phone: Phone | None = None, status: str | None = None) -> QuerySet[Lead]:
     leads = Lead.objects.all()
     if phone is not None:

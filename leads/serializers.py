@@ -8,6 +8,7 @@ from leads.models import MESSAGE_MAX_CHARS, Lead, Message
 from leads.phones import InvalidPhone, phone_parse
 
 MESSAGES_PER_REQUEST = 1000
+HISTORY_MESSAGES_MAX = 10_000
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -46,21 +47,49 @@ def content_size_check(value: str) -> None:
         raise serializers.ValidationError("A mensagem está vazia.")
 
 
-class LeadFieldsSerializer(serializers.Serializer):
-    name = TextField(max_length=255, allow_blank=True)
-    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
-    interest = TextField(required=False, allow_blank=True, max_length=500)
+class KnownFieldsMixin:
+    """Refuse keys the serializer does not know, so a typo ("nome") is a 400 and not a silent no-op.
+
+    The Atlas trigger passes context {"lenient": True}: its payload is Atlas's to extend.
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and not self.context.get("lenient"):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["Campo desconhecido."] for key in unknown})
+        return super().to_internal_value(data)
+
+
+class LeadFieldsSerializer(KnownFieldsMixin, serializers.Serializer):
+    name = TextField(max_length=255, allow_blank=True, allow_null=True)
+    email = serializers.EmailField(required=False, allow_blank=True, allow_null=True, max_length=254)
+    interest = TextField(required=False, allow_blank=True, allow_null=True, max_length=500)
     qualification_score = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10)
     external_id = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=64)
 
 
 class LeadUpsertSerializer(LeadFieldsSerializer):
+    """An upsert only adds what it knows: null and "" mean "not sent", never "erase"."""
+
     phone = PhoneField()
+
+    def validate(self, attrs):
+        return {key: value for key, value in attrs.items() if value not in (None, "")}
 
 
 class LeadPatchSerializer(LeadFieldsSerializer):
+    """A patch sets exactly what it sends ("" clears a text field)."""
+
     name = TextField(max_length=255, allow_blank=True, required=False)
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+    interest = TextField(required=False, allow_blank=True, max_length=500)
     phone = PhoneField(required=False)
+
+    def validate(self, attrs):
+        if "external_id" in attrs and not attrs["external_id"]:
+            raise serializers.ValidationError({"external_id": ["O id do Atlas não pode ser apagado."]})
+        return attrs
 
 
 class LeadFilterSerializer(serializers.Serializer):
@@ -96,11 +125,11 @@ class LeadSerializer(serializers.ModelSerializer):
         return None
 
 
-class MessageInputSerializer(serializers.Serializer):
+class MessageInputSerializer(KnownFieldsMixin, serializers.Serializer):
     sender = serializers.ChoiceField(choices=[Message.Sender.BOT, Message.Sender.LEAD])
     content = TextField(trim_whitespace=False, validators=[content_size_check])
-    created_at = serializers.DateTimeField(required=False)
-    external_id = serializers.CharField(required=False, allow_null=True, max_length=128)
+    created_at = serializers.DateTimeField(required=False, allow_null=True)
+    external_id = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=128)
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -116,15 +145,15 @@ class MessagesAddedSerializer(serializers.Serializer):
     messages = MessageSerializer(many=True)
 
 
-def messages_validate(data) -> list[dict]:
+def messages_validate(data, *, limit: int = MESSAGES_PER_REQUEST, lenient: bool = False) -> list[dict]:
     """One message or a list of them, each validated; errors are keyed by position in a list."""
     many = isinstance(data, list)
     if many and not data:
         raise serializers.ValidationError({"non_field_errors": ["Envie ao menos uma mensagem."]})
-    if many and len(data) > MESSAGES_PER_REQUEST:
-        raise serializers.ValidationError(
-            {"non_field_errors": [f"Envie no máximo {MESSAGES_PER_REQUEST} mensagens por requisição."]}
-        )
-    serializer = MessageInputSerializer(data=data, many=many)
+    if many and len(data) > limit:
+        raise serializers.ValidationError({"non_field_errors": [f"Envie no máximo {limit} mensagens por requisição."]})
+    serializer = MessageInputSerializer(data=data, many=many, context={"lenient": lenient})
     serializer.is_valid(raise_exception=True)
-    return serializer.validated_data if many else [serializer.validated_data]
+    rows = serializer.validated_data if many else [serializer.validated_data]
+    # null means "not sent": the service fills the time and treats the message as id-less.
+    return [{key: value for key, value in row.items() if value not in (None, "")} for row in rows]

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from leads import selectors
 from leads.models import BotConversation, Lead, Message
 from leads.phones import Phone
 
@@ -61,10 +62,10 @@ def lead_update(*, lead: Lead, data: dict, phone: Phone | None = None) -> Lead:
     """Change a lead's fields; a new phone must not be another lead's (or its twin's)."""
     with transaction.atomic():
         lead = Lead.objects.select_for_update().get(pk=lead.pk)
-        if phone is not None and phone.identity != lead.phone_identity:
-            if Lead.objects.filter(phone_identity=phone.identity).exists():
+        if phone is not None:
+            if phone.identity != lead.phone_identity and Lead.objects.filter(phone_identity=phone.identity).exists():
                 raise LeadConflict("phone", "Outro lead já tem este telefone (ou o mesmo número com/sem o 9).")
-            lead.phone = phone.e164
+            lead.phone = phone.e164  # the twin spelling too: it corrects a legacy 8-digit number
         _lead_apply(lead, data)
         try:
             with transaction.atomic():
@@ -76,9 +77,18 @@ def lead_update(*, lead: Lead, data: dict, phone: Phone | None = None) -> Lead:
 
 def lead_status_for_score(*, status: str, score: int | None) -> str:
     """A lead not yet handed off is `qualificado` while its score reaches the threshold, else `novo`."""
-    if status not in (Lead.Status.NOVO, Lead.Status.QUALIFICADO) or score is None:
+    if status not in (Lead.Status.NOVO, Lead.Status.QUALIFICADO):
         return status
-    return Lead.Status.QUALIFICADO if score >= settings.HANDOFF_SCORE_THRESHOLD else Lead.Status.NOVO
+    qualified = score is not None and score >= settings.HANDOFF_SCORE_THRESHOLD
+    return Lead.Status.QUALIFICADO if qualified else Lead.Status.NOVO
+
+
+def lead_admin_save(*, lead: Lead, changed_fields: list[str]) -> Lead:
+    """Save an admin edit; a new score moves the status as an API update would, unless the status was set too."""
+    if "qualification_score" in changed_fields and "status" not in changed_fields:
+        lead.status = lead_status_for_score(status=lead.status, score=lead.qualification_score)
+    lead.save()
+    return lead
 
 
 def messages_add(*, lead: Lead, messages: list[NewMessage]) -> MessagesAdded:
@@ -122,8 +132,7 @@ def _lead_apply(lead: Lead, data: dict) -> None:
 
 
 def _conversation_open_or_start(lead: Lead) -> BotConversation:
-    conversation = lead.conversations.exclude(status=BotConversation.Status.CLOSED).first()
-    return conversation or BotConversation.objects.create(lead=lead)
+    return selectors.conversation_open(lead=lead) or BotConversation.objects.create(lead=lead)
 
 
 def _transcript_lock(lead: Lead) -> BotConversation:
@@ -133,8 +142,13 @@ def _transcript_lock(lead: Lead) -> BotConversation:
 
 
 def _messages_insert(conversation: BotConversation, messages: list[NewMessage]) -> MessagesAdded:
+    # Known across all the lead's conversations; the lead's row lock makes this check-then-insert safe.
     ids = [m.external_id for m in messages if m.external_id]
-    known = set(Message.objects.filter(external_id__in=ids).values_list("external_id", flat=True))
+    known = set(
+        Message.objects.filter(conversation__lead_id=conversation.lead_id, external_id__in=ids).values_list(
+            "external_id", flat=True
+        )
+    )
     now = timezone.now()
     result = MessagesAdded()
     for new in messages:

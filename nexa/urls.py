@@ -11,6 +11,9 @@ admin.site.site_header = "Nexa"
 admin.site.site_title = "Nexa"
 admin.site.index_title = "Leads e transferências"
 
+handler404 = "nexa.errors.page_not_found"
+handler500 = "nexa.errors.server_error"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("leads.urls")),

@@ -3,6 +3,7 @@
 import csv
 import io
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -16,6 +17,7 @@ from tests.factories import BotConversationFactory, LeadFactory, MessageFactory
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/leads/lead/"
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 
 
 def listed(response) -> list[Lead]:
@@ -64,10 +66,10 @@ def test_filter_by_score_band(admin_client, settings, band, expected):
 
 
 def test_filter_by_created_date(admin_client):
-    LeadFactory()
-    day = {"created_at__gte": "2000-01-01 00:00:00-03:00", "created_at__lt": "2000-01-02 00:00:00-03:00"}
-    response = admin_client.get(CHANGELIST, day)
-    assert listed(response) == []
+    inside = LeadFactory(created_at=datetime(2026, 11, 20, 23, 30, tzinfo=SAO_PAULO))
+    LeadFactory(created_at=datetime(2026, 11, 21, 0, 30, tzinfo=SAO_PAULO))
+    day = {"created_at__gte": "2026-11-20 00:00:00-03:00", "created_at__lt": "2026-11-21 00:00:00-03:00"}
+    assert listed(admin_client.get(CHANGELIST, day)) == [inside]
 
 
 def test_lead_page_shows_the_transcript_read_only_in_local_time(admin_client, settings):
@@ -89,7 +91,9 @@ def test_export_selected_to_csv(admin_client):
     response = admin_client.post(CHANGELIST, {"action": "export_csv", "_selected_action": [str(chosen.pk)]})
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    text = b"".join(response.streaming_content).decode()
+    assert text.startswith("\ufeff")  # Excel reads it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
     assert len(rows) == 1
     assert rows[0]["phone"] == "+5511987654321"
     assert rows[0]["name"].startswith("'=")  # a spreadsheet will not run it
@@ -103,6 +107,23 @@ def test_admin_form_refuses_a_twin_of_another_leads_phone(admin_client):
     assert response.status_code == 200
     assert "phone" in response.context["adminform"].form.errors
     assert Lead.objects.count() == 1
+
+
+def test_an_admin_score_edit_moves_the_status(admin_client, settings):
+    settings.HANDOFF_SCORE_THRESHOLD = 7
+    lead = LeadFactory(qualification_score=3, status=Lead.Status.NOVO)
+    form = {"name": lead.name, "phone": lead.phone, "status": "novo", "qualification_score": 8}
+    admin_client.post(f"/admin/leads/lead/{lead.pk}/change/", form)
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.QUALIFICADO
+
+
+def test_closing_a_lead_in_the_admin_records_when(admin_client):
+    lead = LeadFactory(status=Lead.Status.HANDED_OFF)
+    form = {"name": lead.name, "phone": lead.phone, "status": "convertido", "qualification_score": 8}
+    admin_client.post(f"/admin/leads/lead/{lead.pk}/change/", form)
+    lead.refresh_from_db()
+    assert lead.closed_at is not None
 
 
 def test_admin_form_normalises_the_phone(admin_client):

@@ -48,10 +48,42 @@ def test_a_session_without_login_is_refused():
     assert Client().get(URL).status_code == 401
 
 
-def test_every_api_view_requires_authentication_by_default():
-    from rest_framework.settings import api_settings
+API_CALLS = [
+    ("get", "/api/v1/leads/"),
+    ("post", "/api/v1/leads/"),
+    ("get", "/api/v1/leads/{id}/"),
+    ("patch", "/api/v1/leads/{id}/"),
+    ("post", "/api/v1/leads/{id}/messages/"),
+    ("post", "/api/v1/handoffs/"),
+]
 
-    assert [cls.__name__ for cls in api_settings.DEFAULT_PERMISSION_CLASSES] == ["IsAuthenticated"]
+
+@pytest.mark.parametrize(("method", "path"), API_CALLS)
+def test_every_endpoint_refuses_a_caller_without_a_key(anonymous_api, method, path):
+    lead = LeadFactory()
+    response = getattr(anonymous_api, method)(path.format(id=lead.pk), {}, format="json")
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(("method", "path"), [call for call in API_CALLS if call[0] != "get"])
+def test_a_staff_session_cannot_write_through_the_api(method, path):
+    from django.contrib.auth.models import Group, User
+
+    manager = User.objects.create_user("gerente", is_staff=True)
+    manager.groups.add(Group.objects.get(name="Managers"))
+    client = APIClient(enforce_csrf_checks=False)
+    client.force_login(manager)
+    lead = LeadFactory()
+    body = {"name": "X", "phone": "(21) 99812-3456", "sender": "bot", "content": "oi"}
+    assert getattr(client, method)(path.format(id=lead.pk), body, format="json").status_code == 403
+
+
+def test_a_logged_in_user_without_lead_permission_cannot_read():
+    from django.contrib.auth.models import User
+
+    client = APIClient()
+    client.force_login(User.objects.create_user("curioso"))
+    assert client.get("/api/v1/leads/").status_code == 403
 
 
 def test_an_oversize_body_is_a_413_and_writes_nothing(api, settings):

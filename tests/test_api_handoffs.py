@@ -98,3 +98,47 @@ def test_a_bad_trigger_is_a_400_naming_the_field_and_writes_nothing(api, change,
 
 def test_trigger_requires_an_api_key(anonymous_api):
     assert anonymous_api.post(URL, trigger("trigger_text_history.json"), format="json").status_code == 401
+
+
+def test_null_optional_fields_from_the_trigger_mean_not_sent(api):
+    payload = {
+        "id": "lead_x1",
+        "name": "Carla",
+        "phone": "31999990000",
+        "email": None,
+        "interest": None,
+        "qualification_score": None,
+        "bot_history": None,
+    }
+    response = api.post(URL, payload, format="json")
+    assert response.status_code == 200
+    assert response.json()["lead"]["email"] == ""
+
+
+def test_history_items_may_carry_null_times_and_extra_keys(api):
+    history = [{"sender": "lead", "content": "oi", "created_at": None, "id": 7, "channel": "whatsapp"}]
+    payload = {**trigger("trigger_list_history.json"), "bot_history": history}
+    assert api.post(URL, payload, format="json").json()["messages_created"] == 1
+
+
+def test_a_long_text_history_is_accepted(api):
+    lines = "\n".join(f"{'Bot' if i % 2 else 'Lead'}: mensagem {i}" for i in range(1500))
+    payload = {**trigger("trigger_text_history.json"), "bot_history": lines}
+    assert api.post(URL, payload, format="json").json()["messages_created"] == 1500
+
+
+def test_a_failure_after_the_lead_was_written_leaves_nothing(api_key, monkeypatch):
+    from rest_framework.test import APIClient
+
+    from leads import services
+
+    def broken(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "history_add", broken)
+    client = APIClient(raise_request_exception=False)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    response = client.post(URL, trigger("trigger_text_history.json"), format="json")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Erro interno. O erro foi registrado."}
+    assert Lead.objects.count() == 0

@@ -73,7 +73,7 @@ def test_landline_and_mobile_with_same_digits_are_two_leads(api):
         ({"phone": ["11987654321"]}, "phone"),
         ({"email": "não-é-email"}, "email"),
         ({"name": "x" * 256}, "name"),
-        ({"name": None}, "name"),
+        ({"nome": "Camila"}, "nome"),
         ({"external_id": {"a": 1}}, "external_id"),
     ],
 )
@@ -204,3 +204,60 @@ def test_a_name_that_is_not_text_is_a_400(api, name):
     response = lead_post(api, name=name)
     assert response.status_code == 400
     assert "name" in response.json()
+
+
+def test_upsert_treats_null_and_empty_as_not_sent(api):
+    lead_post(api, email="camila@exemplo.com.br", interest="Solar", qualification_score=6, external_id="a-1")
+    response = lead_post(api, name="", email=None, interest="", qualification_score=None, external_id=None)
+    assert response.status_code == 200
+    lead = Lead.objects.get()
+    assert (lead.name, lead.email, lead.interest, lead.qualification_score, lead.external_id) == (
+        "Camila Rocha",
+        "camila@exemplo.com.br",
+        "Solar",
+        6,
+        "a-1",
+    )
+
+
+def test_patch_can_clear_a_text_field(api):
+    lead = LeadFactory(interest="Solar")
+    api.patch(f"{URL}{lead.pk}/", {"interest": ""}, format="json")
+    lead.refresh_from_db()
+    assert lead.interest == ""
+
+
+def test_patch_with_an_unknown_field_is_a_400_naming_it(api):
+    lead = LeadFactory()
+    response = api.patch(f"{URL}{lead.pk}/", {"status": "convertido"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"status": ["Campo desconhecido."]}
+
+
+def test_patch_with_the_twin_spelling_corrects_the_stored_phone(api):
+    lead = LeadFactory(phone="+551187654321")
+    response = api.patch(f"{URL}{lead.pk}/", {"phone": "(11) 98765-4321"}, format="json")
+    assert response.json()["phone"] == "+5511987654321"
+
+
+def test_clearing_the_score_moves_a_qualified_lead_back_to_novo(api, settings):
+    settings.HANDOFF_SCORE_THRESHOLD = 7
+    lead = LeadFactory(qualification_score=9, status=Lead.Status.QUALIFICADO)
+    response = api.patch(f"{URL}{lead.pk}/", {"qualification_score": None}, format="json")
+    assert response.json()["status"] == "novo"
+
+
+def test_a_non_uuid_lead_path_is_a_json_404(api):
+    response = api.get("/api/v1/leads/abc/messages/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Não encontrado."}
+
+
+def test_too_many_requests_for_one_key_is_a_429(api, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.API_RATE_LIMIT = "3/minute"
+    statuses = [api.get(URL).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    cache.clear()

@@ -56,6 +56,21 @@ def test_a_batch_repeating_itself_stores_each_external_id_once(api, lead):
     assert (response.json()["created"], response.json()["ignored"]) == (1, 1)
 
 
+def test_two_leads_may_use_the_same_external_id(api, lead):
+    other = LeadFactory()
+    message = {"sender": "bot", "content": "Olá!", "external_id": "msg-1"}
+    assert api.post(messages_url(lead), message, format="json").json()["created"] == 1
+    assert api.post(messages_url(other), message, format="json").json()["created"] == 1
+    assert Message.objects.filter(external_id="msg-1").count() == 2
+
+
+def test_an_external_id_is_known_across_the_leads_conversations(api, lead):
+    message = {"sender": "bot", "content": "Olá!", "external_id": "msg-1"}
+    api.post(messages_url(lead), message, format="json")
+    BotConversation.objects.filter(lead=lead).update(status=BotConversation.Status.CLOSED)
+    assert api.post(messages_url(lead), message, format="json").json()["ignored"] == 1
+
+
 def test_all_repeats_answer_200(api, lead):
     message = {"sender": "bot", "content": "Olá!", "external_id": "x1"}
     api.post(messages_url(lead), message, format="json")

@@ -48,6 +48,16 @@ def test_nine_followed_by_landline_digits_is_not_paired_with_the_landline():
     assert phone_identity("+551134567890") != phone_identity("+5511934567890")
 
 
+@pytest.mark.parametrize("raw", ["(91) 99352-94744", "(20) 96152-4493", "919935294744"])
+def test_a_mistyped_brazilian_number_is_refused_not_read_as_foreign(raw):
+    with pytest.raises(InvalidPhone):
+        phone_parse(raw)
+
+
+def test_international_prefix_00_is_understood():
+    assert phone_parse("00 1 415 555 2671").e164 == "+14155552671"
+
+
 def test_foreign_numbers_are_kept_and_never_paired():
     phone = phone_parse("+1 415 555 2671")
     assert phone.e164 == "+14155552671"

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "nexa.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -95,22 +96,28 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "var" / "static"))
+# Without collectstatic (a local run) WhiteNoise finds the files in the apps; production serves the collected ones.
+WHITENOISE_USE_FINDERS = True
 
 # Request bodies: the API refuses anything larger with 413 before reading it (nexa.middleware).
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# Requests per API key (DRF rate syntax: N/second|minute|hour|day); shared across processes with Redis.
+API_RATE_LIMIT = env("API_RATE_LIMIT", default="1200/minute")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "leads.authentication.BearerAPIKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Stricter than IsAuthenticated: writes need an API key; staff sessions may read (nexa/permissions.py).
+    "DEFAULT_PERMISSION_CLASSES": ["nexa.permissions.ApiKeyOrStaffReader"],
+    "DEFAULT_THROTTLE_CLASSES": ["nexa.throttling.ApiClientRateThrottle"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "nexa.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "nexa.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 

@@ -17,6 +17,14 @@ if (
         "python -c 'import secrets; print(secrets.token_urlsafe(64))'"
     )
 
+# WhiteNoise serves the collected, compressed and fingerprinted static files (admin, API docs).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+WHITENOISE_USE_FINDERS = False
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]

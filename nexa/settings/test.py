@@ -9,4 +9,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:///:memory:")}
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default=None)}
+STATIC_ROOT = None  # served from the apps (WHITENOISE_USE_FINDERS); nothing is collected in tests
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
