@@ -2,9 +2,13 @@
 
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from handoff import services as handoff_services
+from handoff.models import Handoff
+from handoff.selectors import handoff_summary
 from handoff.serializers import HandoffRequestSerializer, HandoffResponseSerializer
 from leads import services
 from leads.api import ERRORS, message_inputs
@@ -15,8 +19,12 @@ class HandoffRequestView(APIView):
     @extend_schema(
         operation_id="handoffs_create",
         request=HandoffRequestSerializer,
-        responses={200: HandoffResponseSerializer, **ERRORS},
-        description="Upserts the lead (`id` is Atlas's lead id) and adds the bot history it does not hold yet.",
+        responses={202: HandoffResponseSerializer, 200: HandoffResponseSerializer, **ERRORS},
+        description=(
+            "Upserts the lead (`id` is Atlas's lead id), adds the bot history Nexa does not hold yet, and queues "
+            "the handoff to Chatwoot: 202 with the queued handoff, or 200 with `handoff` and the `reason` none "
+            "was queued (below the threshold, or already with an agent)."
+        ),
     )
     def post(self, request):
         serializer = HandoffRequestSerializer(data=request.data, context={"lenient": True})
@@ -25,12 +33,14 @@ class HandoffRequestView(APIView):
         phone = data.pop("phone")
         history = data.pop("bot_history", None) or []
         with transaction.atomic():
-            lead, _ = services.lead_upsert(phone=phone, data=data)
+            lead, _ = services.lead_upsert(phone=phone, data=data, trigger=Handoff.Trigger.API)
             added = services.history_add(lead=lead, history=message_inputs(history))
+            handoff, reason = handoff_services.handoff_request(lead=lead)
         body = {
             "lead": LeadSerializer(lead).data,
-            "handoff": None,
+            "handoff": handoff_summary(handoff),
+            "reason": reason,
             "messages_created": len(added.created),
             "messages_ignored": added.ignored,
         }
-        return Response(body)
+        return Response(body, status=status.HTTP_202_ACCEPTED if reason == "queued" else status.HTTP_200_OK)

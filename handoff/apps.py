@@ -7,3 +7,6 @@ class HandoffConfig(AppConfig):
     name = "handoff"
     verbose_name = "Transferências para o Chatwoot"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from handoff import receivers  # noqa: F401 - connects the signal receivers

@@ -52,6 +52,10 @@ class HandoffRequestSerializer(LeadUpsertSerializer):
 
 class HandoffResponseSerializer(serializers.Serializer):
     lead = LeadSerializer()
-    handoff = serializers.DictField(allow_null=True, help_text="The queued handoff; null when none was queued.")
+    handoff = serializers.JSONField(allow_null=True, help_text="The lead's handoff (as in `lead.handoff`), or null.")
+    reason = serializers.ChoiceField(
+        choices=["queued", "already_handed_off", "below_threshold"],
+        help_text="queued answers 202; already_handed_off and below_threshold answer 200.",
+    )
     messages_created = serializers.IntegerField()
     messages_ignored = serializers.IntegerField()

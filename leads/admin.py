@@ -91,7 +91,7 @@ class LeadAdmin(admin.ModelAdmin):
         return format_html("<table><tbody>{}</tbody></table>", rows)
 
     def save_model(self, request, obj, form, change):
-        services.lead_admin_save(lead=obj, changed_fields=form.changed_data)
+        services.lead_admin_save(lead=obj, changed_fields=form.changed_data, user=request.user)
 
     def get_search_results(self, request, queryset, search_term):
         """A term that reads as a phone finds the lead by its identity, so both 9th-digit spellings match."""

@@ -7,6 +7,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from handoff.selectors import leads_with_handoffs
 from leads import selectors, services
 from leads.models import Lead
 from leads.serializers import (
@@ -56,7 +57,8 @@ class LeadListView(APIView):
         filters = LeadFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         paginator = LeadPagination()
-        page = paginator.paginate_queryset(selectors.lead_list(**filters.validated_data), request, view=self)
+        leads = leads_with_handoffs(selectors.lead_list(**filters.validated_data))
+        page = paginator.paginate_queryset(leads, request, view=self)
         return paginator.get_paginated_response(LeadSerializer(page, many=True).data)
 
     @extend_schema(

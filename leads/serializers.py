@@ -4,9 +4,38 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from handoff.selectors import handoff_latest, handoff_summary
 from leads.models import MESSAGE_MAX_CHARS, Lead, Message
 from leads.phones import InvalidPhone, phone_parse
 
+HANDOFF_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "description": "The lead's latest handoff to Chatwoot; null until one exists.",
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "state": {"type": "string", "enum": ["queued", "in_progress", "done", "failed", "cancelled"]},
+        "trigger": {"type": "string", "enum": ["score", "api", "admin"]},
+        "attempts": {"type": "integer"},
+        "next_attempt_at": {"type": "string", "format": "date-time", "nullable": True},
+        "last_error": {"type": "string", "nullable": True},
+        "chatwoot_contact_id": {"type": "integer", "nullable": True},
+        "chatwoot_conversation_id": {"type": "integer", "nullable": True},
+        "conversation_url": {"type": "string", "nullable": True},
+        "assignee": {
+            "type": "object",
+            "nullable": True,
+            "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
+        },
+        "team": {
+            "type": "object",
+            "nullable": True,
+            "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
+        },
+        "created_at": {"type": "string", "format": "date-time"},
+        "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+    },
+}
 MESSAGES_PER_REQUEST = 1000
 HISTORY_MESSAGES_MAX = 10_000
 
@@ -98,9 +127,7 @@ class LeadFilterSerializer(serializers.Serializer):
 
 
 class LeadSerializer(serializers.ModelSerializer):
-    handoff = serializers.SerializerMethodField(
-        help_text="The lead's latest handoff to Chatwoot; null until one exists."
-    )
+    handoff = serializers.SerializerMethodField()
 
     class Meta:
         model = Lead
@@ -120,9 +147,9 @@ class LeadSerializer(serializers.ModelSerializer):
         )
         read_only_fields = fields
 
-    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
+    @extend_schema_field(HANDOFF_SCHEMA)
     def get_handoff(self, lead: Lead) -> dict | None:
-        return None
+        return handoff_summary(handoff_latest(lead))
 
 
 class MessageInputSerializer(KnownFieldsMixin, serializers.Serializer):

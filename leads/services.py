@@ -12,6 +12,7 @@ from django.utils import timezone
 from leads import selectors
 from leads.models import BotConversation, Lead, Message
 from leads.phones import Phone
+from leads.signals import lead_qualified
 
 LEAD_FIELDS = ("name", "email", "interest", "qualification_score", "external_id")
 
@@ -39,7 +40,7 @@ class MessagesAdded:
     ignored: int = 0
 
 
-def lead_upsert(*, phone: Phone, data: dict) -> tuple[Lead, bool]:
+def lead_upsert(*, phone: Phone, data: dict, trigger: str = "score") -> tuple[Lead, bool]:
     """Create the lead for this phone (or its twin), or update it with the given fields; (lead, created)."""
     for attempt in range(2):
         try:
@@ -48,8 +49,10 @@ def lead_upsert(*, phone: Phone, data: dict) -> tuple[Lead, bool]:
                 created = lead is None
                 if created:
                     lead = Lead(phone=phone.e164)
+                was = lead.status
                 _lead_apply(lead, data)
                 lead.save()
+                _qualified_notify(lead, was, trigger=trigger)
                 return lead, created
         except IntegrityError:
             # Another request created the same lead between our read and our insert: update it instead.
@@ -66,12 +69,14 @@ def lead_update(*, lead: Lead, data: dict, phone: Phone | None = None) -> Lead:
             if phone.identity != lead.phone_identity and Lead.objects.filter(phone_identity=phone.identity).exists():
                 raise LeadConflict("phone", "Outro lead já tem este telefone (ou o mesmo número com/sem o 9).")
             lead.phone = phone.e164  # the twin spelling too: it corrects a legacy 8-digit number
+        was = lead.status
         _lead_apply(lead, data)
         try:
             with transaction.atomic():
                 lead.save()
         except IntegrityError as err:
             raise LeadConflict("phone", "Outro lead já tem este telefone.") from err
+        _qualified_notify(lead, was, trigger="score")
         return lead
 
 
@@ -83,11 +88,14 @@ def lead_status_for_score(*, status: str, score: int | None) -> str:
     return Lead.Status.QUALIFICADO if qualified else Lead.Status.NOVO
 
 
-def lead_admin_save(*, lead: Lead, changed_fields: list[str]) -> Lead:
+def lead_admin_save(*, lead: Lead, changed_fields: list[str], user=None) -> Lead:
     """Save an admin edit; a new score moves the status as an API update would, unless the status was set too."""
-    if "qualification_score" in changed_fields and "status" not in changed_fields:
-        lead.status = lead_status_for_score(status=lead.status, score=lead.qualification_score)
-    lead.save()
+    with transaction.atomic():
+        was = Lead.objects.filter(pk=lead.pk).values_list("status", flat=True).first() or Lead.Status.NOVO
+        if "qualification_score" in changed_fields and "status" not in changed_fields:
+            lead.status = _status_after_score(lead)
+        lead.save()
+        _qualified_notify(lead, was, trigger="admin", user=user)
     return lead
 
 
@@ -128,7 +136,21 @@ def _lead_apply(lead: Lead, data: dict) -> None:
     for name in LEAD_FIELDS:
         if name in data and not (name == "external_id" and not data[name]):
             setattr(lead, name, data[name])
-    lead.status = lead_status_for_score(status=lead.status, score=lead.qualification_score)
+    if "qualification_score" in data:
+        lead.status = _status_after_score(lead)
+
+
+def _status_after_score(lead: Lead) -> str:
+    """A new score qualifies a lead; on a closed lead, a qualifying score is a re-qualification (a new handoff)."""
+    score = lead.qualification_score
+    if lead.is_closed and score is not None and score >= settings.HANDOFF_SCORE_THRESHOLD:
+        return Lead.Status.QUALIFICADO
+    return lead_status_for_score(status=lead.status, score=score)
+
+
+def _qualified_notify(lead: Lead, was: str, *, trigger: str, user=None) -> None:
+    if lead.status == Lead.Status.QUALIFICADO and was != Lead.Status.QUALIFICADO:
+        lead_qualified.send(sender=Lead, lead=lead, trigger=trigger, user=user)
 
 
 def _conversation_open_or_start(lead: Lead) -> BotConversation:

@@ -19,9 +19,12 @@ def trigger(name: str) -> dict:
 
 def test_text_history_trigger_upserts_the_lead_and_its_transcript(api):
     response = api.post(URL, trigger("trigger_text_history.json"), format="json")
-    assert response.status_code == 200
+    assert response.status_code == 202
     body = response.json()
-    assert body["handoff"] is None
+    assert body["reason"] == "queued"
+    assert body["handoff"]["state"] == "queued"
+    assert body["handoff"]["trigger"] == "api"
+    assert body["lead"]["handoff"]["id"] == body["handoff"]["id"]
     assert body["lead"]["external_id"] == "lead_8f3a2c91"
     assert body["lead"]["phone"] == "+5511987654321"
     assert body["lead"]["status"] == "qualificado"
@@ -33,7 +36,7 @@ def test_text_history_trigger_upserts_the_lead_and_its_transcript(api):
 
 def test_list_history_trigger_keeps_message_times(api):
     response = api.post(URL, trigger("trigger_list_history.json"), format="json")
-    assert response.status_code == 200
+    assert response.status_code == 202
     lead = Lead.objects.get(external_id="lead_51c0d7e4")
     assert lead.phone == "+5521998123456"
     conversation = lead.conversations.get()
@@ -43,8 +46,9 @@ def test_list_history_trigger_keeps_message_times(api):
 
 def test_repeating_the_trigger_adds_nothing(api):
     payload = trigger("trigger_text_history.json")
-    api.post(URL, payload, format="json")
+    first = api.post(URL, payload, format="json").json()
     response = api.post(URL, payload, format="json")
+    assert response.json()["handoff"]["id"] == first["handoff"]["id"]  # one handoff, not two
     assert response.json()["messages_created"] == 0
     assert response.json()["messages_ignored"] == 4
     assert Message.objects.count() == 4
@@ -68,14 +72,14 @@ def test_a_repeated_line_inside_one_history_is_kept(api):
 def test_trigger_finds_the_lead_by_the_twin_spelling(api):
     api.post("/api/v1/leads/", {"name": "Mariana", "phone": "+55 11 8765-4321"}, format="json")
     response = api.post(URL, trigger("trigger_text_history.json"), format="json")
-    assert response.status_code == 200
+    assert response.status_code == 202
     assert Lead.objects.count() == 1
 
 
 def test_trigger_without_history_is_accepted(api):
     payload = trigger("trigger_text_history.json")
     del payload["bot_history"]
-    assert api.post(URL, payload, format="json").status_code == 200
+    assert api.post(URL, payload, format="json").status_code == 202
 
 
 @pytest.mark.parametrize(
@@ -112,6 +116,8 @@ def test_null_optional_fields_from_the_trigger_mean_not_sent(api):
     }
     response = api.post(URL, payload, format="json")
     assert response.status_code == 200
+    assert response.json()["reason"] == "below_threshold"
+    assert response.json()["handoff"] is None
     assert response.json()["lead"]["email"] == ""
 
 

@@ -141,8 +141,8 @@ Q_CLUSTER = {
     "name": "nexa",
     "orm": "default",
     "workers": env.int("Q_WORKERS", default=2),
-    "timeout": 120,
-    "retry": 180,
+    "timeout": 300,
+    "retry": 420,
     "max_attempts": 1,
     "ack_failures": True,
     "catch_up": False,
@@ -160,7 +160,22 @@ CHATWOOT_API_TOKEN = env("CHATWOOT_API_TOKEN", default="")
 CHATWOOT_INBOX_ID = env.int("CHATWOOT_INBOX_ID", default=None)
 CHATWOOT_WEBHOOK_SECRETS = env.list("CHATWOOT_WEBHOOK_SECRETS", default=[])
 
+CHATWOOT_CONNECT_TIMEOUT = env.float("CHATWOOT_CONNECT_TIMEOUT", default=3.05)
+CHATWOOT_READ_TIMEOUT = env.float("CHATWOOT_READ_TIMEOUT", default=10.0)
+# Nexa's own budget, under Chatwoot's default of 3000 requests/minute per client IP (API-NOTES G).
+CHATWOOT_RATE_LIMIT_PER_MINUTE = env.int("CHATWOOT_RATE_LIMIT_PER_MINUTE", default=3000)
+# G: a 429 carries no Retry-After, so every worker waits this long before calling Chatwoot again.
+CHATWOOT_PAUSE_ON_429_SECONDS = env.int("CHATWOOT_PAUSE_ON_429_SECONDS", default=60)
+
 HANDOFF_SCORE_THRESHOLD = env.int("HANDOFF_SCORE_THRESHOLD", default=7)
+HANDOFF_LABELS = env.list("HANDOFF_LABELS", default=["lead-qualificado", "atlas-nexa"])
+HANDOFF_MAX_ATTEMPTS = env.int("HANDOFF_MAX_ATTEMPTS", default=12)
+HANDOFF_RETRY_BASE_SECONDS = env.float("HANDOFF_RETRY_BASE_SECONDS", default=15.0)
+HANDOFF_RETRY_CAP_SECONDS = env.float("HANDOFF_RETRY_CAP_SECONDS", default=600.0)
+# Longer than the worker's task timeout (Q_CLUSTER), so a lease only expires once its worker is gone.
+HANDOFF_LEASE_SECONDS = env.int("HANDOFF_LEASE_SECONDS", default=360)
+HANDOFF_NOTE_MAX_CHARS = env.int("HANDOFF_NOTE_MAX_CHARS", default=140_000)  # Chatwoot's limit is 150,000 (D)
+HANDOFF_SWEEP_BATCH = env.int("HANDOFF_SWEEP_BATCH", default=500)
 
 LOGGING = {
     "version": 1,

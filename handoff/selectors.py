@@ -1,0 +1,39 @@
+"""Reads of handoffs for the API and the admin."""
+
+from django.db.models import Prefetch, QuerySet
+
+from handoff.models import Handoff
+from leads.models import Lead
+
+
+def leads_with_handoffs(leads: QuerySet[Lead]) -> QuerySet[Lead]:
+    """One extra query for a whole page of leads, newest handoff first."""
+    return leads.prefetch_related(Prefetch("handoffs", queryset=Handoff.objects.order_by("-created_at")))
+
+
+def handoff_latest(lead: Lead) -> Handoff | None:
+    cached = getattr(lead, "_prefetched_objects_cache", {}).get("handoffs")
+    if cached is not None:
+        return cached[0] if cached else None
+    return lead.handoffs.order_by("-created_at").first()
+
+
+def handoff_summary(handoff: Handoff | None) -> dict | None:
+    """The `handoff` object of the API: where the lead is, and who has it."""
+    if handoff is None:
+        return None
+    return {
+        "id": str(handoff.pk),
+        "state": handoff.state,
+        "trigger": handoff.trigger,
+        "attempts": handoff.attempts,
+        "next_attempt_at": handoff.next_attempt_at if handoff.state == Handoff.State.QUEUED else None,
+        "last_error": handoff.last_error or None,
+        "chatwoot_contact_id": handoff.contact_id,
+        "chatwoot_conversation_id": handoff.conversation_id,
+        "conversation_url": handoff.conversation_url or None,
+        "assignee": {"id": handoff.assignee_id, "name": handoff.assignee_name} if handoff.assignee_id else None,
+        "team": {"id": handoff.team_id, "name": handoff.team_name} if handoff.team_id else None,
+        "created_at": handoff.created_at,
+        "finished_at": handoff.finished_at,
+    }

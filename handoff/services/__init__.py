@@ -1,0 +1,25 @@
+"""Handoff services: the outbox lifecycle, the runner that performs the Chatwoot steps, and admin operations."""
+
+from handoff.services.lifecycle import (
+    HandoffRefused,
+    handoff_cancel,
+    handoff_create,
+    handoff_enqueue,
+    handoff_request,
+    handoff_retry,
+    handoff_trigger_admin,
+    handoffs_sweep,
+)
+from handoff.services.runner import handoff_process
+
+__all__ = [
+    "HandoffRefused",
+    "handoff_cancel",
+    "handoff_create",
+    "handoff_enqueue",
+    "handoff_process",
+    "handoff_request",
+    "handoff_retry",
+    "handoff_trigger_admin",
+    "handoffs_sweep",
+]

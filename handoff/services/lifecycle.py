@@ -1,0 +1,124 @@
+"""The outbox lifecycle: create in the caller's transaction, enqueue after commit, retry, cancel, sweep."""
+
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from handoff.models import Handoff, HandoffEvent
+from leads.models import Lead
+
+logger = logging.getLogger(__name__)
+
+TASK = "handoff.tasks.handoff_process"
+
+
+class HandoffRefused(Exception):
+    """The operation does not apply to this handoff or lead; the message says why, for the admin."""
+
+
+def handoff_create(*, lead: Lead, trigger: str, user=None, reason: str = "") -> Handoff:
+    """The lead's active handoff, or a new one queued in the caller's transaction (the outbox)."""
+    with transaction.atomic():
+        active = lead.handoffs.filter(state__in=Handoff.ACTIVE_STATES).first()
+        if active:
+            return active
+        try:
+            with transaction.atomic():
+                handoff = Handoff.objects.create(
+                    lead=lead,
+                    trigger=trigger,
+                    triggered_by=user if user and user.is_authenticated else None,
+                    score=lead.qualification_score,
+                    reason=reason or _reason(trigger, lead),
+                )
+        except IntegrityError:
+            # A concurrent transaction queued one first (the one-active-per-lead constraint).
+            return lead.handoffs.get(state__in=Handoff.ACTIVE_STATES)
+        handoff_event(handoff, "queued", f"Na fila ({handoff.get_trigger_display()}).")
+        transaction.on_commit(lambda: handoff_enqueue(handoff.pk))
+    return handoff
+
+
+def handoff_request(*, lead: Lead) -> tuple[Handoff | None, str]:
+    """What Atlas's trigger gets: (handoff, reason), queuing one when the lead qualifies and has none."""
+    if lead.qualification_score is None or lead.qualification_score < settings.HANDOFF_SCORE_THRESHOLD:
+        return None, "below_threshold"
+    latest = lead.handoffs.order_by("-created_at").first()
+    if latest and latest.is_active:
+        return latest, "queued"
+    if lead.status == Lead.Status.HANDED_OFF:
+        return latest, "already_handed_off"
+    return handoff_create(lead=lead, trigger=Handoff.Trigger.API), "queued"
+
+
+def handoff_trigger_admin(*, lead: Lead, user) -> Handoff:
+    """ "Hand off now": bypasses the threshold, records who asked."""
+    if lead.status == Lead.Status.HANDED_OFF and not lead.handoffs.filter(state__in=Handoff.ACTIVE_STATES).exists():
+        raise HandoffRefused(f"{lead} já está com um agente no Chatwoot.")
+    return handoff_create(lead=lead, trigger=Handoff.Trigger.ADMIN, user=user, reason="Transferência manual")
+
+
+def handoff_retry(*, handoff: Handoff, user) -> Handoff:
+    """Requeue a failed handoff; its checkpoints are kept, so it resumes and repeats nothing."""
+    with transaction.atomic():
+        handoff = Handoff.objects.select_for_update().get(pk=handoff.pk)
+        if handoff.state != Handoff.State.FAILED:
+            raise HandoffRefused(f"Só uma transferência que falhou pode ser repetida ({handoff.get_state_display()}).")
+        if Handoff.objects.filter(lead_id=handoff.lead_id, state__in=Handoff.ACTIVE_STATES).exists():
+            raise HandoffRefused("O lead já tem outra transferência em andamento.")
+        handoff.state, handoff.attempts, handoff.next_attempt_at = Handoff.State.QUEUED, 0, timezone.now()
+        handoff.finished_at = None
+        handoff.save(update_fields=["state", "attempts", "next_attempt_at", "finished_at", "updated_at"])
+        handoff_event(handoff, "retried", f"Repetida por {user}.")
+        transaction.on_commit(lambda: handoff_enqueue(handoff.pk))
+    return handoff
+
+
+def handoff_cancel(*, handoff: Handoff, user) -> Handoff:
+    """Stop a queued or running handoff; a running worker loses its lease at its next checkpoint."""
+    with transaction.atomic():
+        handoff = Handoff.objects.select_for_update().get(pk=handoff.pk)
+        if not handoff.is_active:
+            raise HandoffRefused(f"Esta transferência já terminou ({handoff.get_state_display()}).")
+        handoff.state, handoff.claim_token, handoff.finished_at = Handoff.State.CANCELLED, None, timezone.now()
+        handoff.save(update_fields=["state", "claim_token", "finished_at", "updated_at"])
+        handoff_event(handoff, "cancelled", f"Cancelada por {user}.")
+    return handoff
+
+
+def handoffs_sweep() -> int:
+    """Enqueue every handoff that is due, or whose worker vanished (lease expired); returns how many."""
+    now = timezone.now()
+    due = Handoff.objects.filter(
+        Q(state=Handoff.State.QUEUED, next_attempt_at__lte=now)
+        | Q(state=Handoff.State.IN_PROGRESS, lease_expires_at__lt=now)
+    ).order_by("next_attempt_at")[: settings.HANDOFF_SWEEP_BATCH]
+    ids = list(due.values_list("pk", flat=True))
+    for handoff_id in ids:
+        handoff_enqueue(handoff_id)
+    return len(ids)
+
+
+def handoff_enqueue(handoff_id) -> None:
+    """Only the id travels in the task: never data, never secrets. A duplicate enqueue is harmless (the claim)."""
+    try:
+        async_task(TASK, str(handoff_id), group="handoff")
+    except Exception:
+        # The sweep enqueues it again within a minute; losing an enqueue never loses the lead.
+        logger.exception("could not enqueue handoff %s", handoff_id)
+
+
+def handoff_event(handoff: Handoff, kind: str, message: str, **data) -> None:
+    HandoffEvent.objects.create(handoff=handoff, kind=kind, message=message, data=data)
+
+
+def _reason(trigger: str, lead: Lead) -> str:
+    if trigger == Handoff.Trigger.SCORE:
+        return f"Nota {lead.qualification_score} atingiu o limiar {settings.HANDOFF_SCORE_THRESHOLD}"
+    if trigger == Handoff.Trigger.API:
+        return "Pedido do Atlas Nexa"
+    return "Transferência manual"

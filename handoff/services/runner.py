@@ -1,0 +1,186 @@
+"""Run one attempt of a handoff: claim it, perform the steps that are not done yet, then settle its state."""
+
+import logging
+import random
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from handoff import throttle
+from handoff.chatwoot import (
+    CallRecord,
+    ChatwootAuthError,
+    ChatwootClient,
+    ChatwootConfigurationError,
+    ChatwootPermanentError,
+    ChatwootRateLimited,
+    ChatwootSettings,
+    ChatwootTransientError,
+)
+from handoff.models import ChatwootCall, Handoff
+from handoff.services import steps
+from handoff.services.lifecycle import handoff_event
+
+logger = logging.getLogger(__name__)
+
+AUTH_HELP = (
+    "O Chatwoot recusou o token (401). Use o token de acesso de um usuário administrador "
+    "(Perfil → Token de acesso) em CHATWOOT_API_TOKEN; tokens de bot e de plataforma não servem. "
+    "Rode `python manage.py check_chatwoot`."
+)
+
+
+class LeaseLost(Exception):
+    """Another worker holds this handoff now (or it was cancelled): stop without touching it."""
+
+
+class HandoffRun:
+    """One attempt: the handoff, the lease token that proves we own it, and the step being performed."""
+
+    def __init__(self, handoff: Handoff, token: uuid.UUID):
+        self.handoff = handoff
+        self.token = token
+        self.step = ""
+        self.contact_created = False
+        self.conversation_created = False
+
+    def checkpoint(self, **fields) -> None:
+        """Save progress at once, and only while we still hold the lease."""
+        updated = Handoff.objects.filter(
+            pk=self.handoff.pk, claim_token=self.token, state=Handoff.State.IN_PROGRESS
+        ).update(**fields, updated_at=timezone.now())
+        if not updated:
+            raise LeaseLost(self.handoff.pk)
+        for name, value in fields.items():
+            setattr(self.handoff, name, value)
+
+    def audit(self, record: CallRecord) -> None:
+        ChatwootCall.objects.create(
+            handoff_id=self.handoff.pk,
+            step=self.step,
+            method=record.method,
+            path=record.path,
+            status=record.status,
+            duration_ms=record.duration_ms,
+            request=record.request,
+            response=record.response,
+            error_class=record.error_class,
+        )
+
+
+def handoff_process(*, handoff_id) -> str:
+    """One attempt at a handoff; safe to call any number of times, from any number of workers."""
+    token = uuid.uuid4()
+    if not _claim(handoff_id, token):
+        return "not claimed"
+    run = HandoffRun(Handoff.objects.select_related("lead").get(pk=handoff_id), token)
+    handoff_event(run.handoff, "attempt", f"Tentativa {run.handoff.attempts}.")
+    try:
+        client = chatwoot_client(on_call=run.audit, before_call=throttle.throttle_before_call)
+        for step in (steps.contact, steps.conversation, steps.note, steps.labels, steps.assignment):
+            run.step = step.__name__
+            step(run, client)
+        steps.finish(run)
+        return "done"
+    except LeaseLost:
+        return "lease lost"
+    except throttle.ChatwootDeferred as err:
+        _requeue(run, err.until, str(err), count_attempt=False)
+        return "deferred"
+    except ChatwootConfigurationError as err:
+        _fail(run, f"Configuração do Chatwoot incompleta: {err}")
+    except ChatwootAuthError as err:
+        _fail(run, f"{AUTH_HELP} ({err})")
+    except ChatwootRateLimited as err:
+        _retry(run, err, not_before=throttle.throttle_pause())
+    except ChatwootTransientError as err:
+        _retry(run, err)
+    except (ChatwootPermanentError, steps.HandoffImpossible) as err:
+        _fail(run, str(err))
+    except Exception as err:
+        # A bug must not lose the lead: log it, retry with backoff, dead-letter after the last attempt.
+        logger.exception("handoff %s: unexpected error in step %s", handoff_id, run.step)
+        _retry(run, err)
+    return run.handoff.state
+
+
+def chatwoot_client(**hooks) -> ChatwootClient:
+    if not settings.CHATWOOT_INBOX_ID:
+        raise ChatwootConfigurationError("Set CHATWOOT_INBOX_ID: the inbox where conversations are created.")
+    return ChatwootClient(
+        ChatwootSettings(
+            base_url=settings.CHATWOOT_BASE_URL,
+            account_id=settings.CHATWOOT_ACCOUNT_ID or 0,
+            api_token=settings.CHATWOOT_API_TOKEN,
+            inbox_id=settings.CHATWOOT_INBOX_ID,
+            connect_timeout=settings.CHATWOOT_CONNECT_TIMEOUT,
+            read_timeout=settings.CHATWOOT_READ_TIMEOUT,
+        ),
+        **hooks,
+    )
+
+
+def retry_delay(attempts: int) -> float:
+    """Exponential backoff with full jitter, between one second and the cap."""
+    ceiling = min(settings.HANDOFF_RETRY_CAP_SECONDS, settings.HANDOFF_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+    return max(1.0, random.uniform(0, ceiling))
+
+
+def _claim(handoff_id, token: uuid.UUID) -> bool:
+    """Take the lease with one conditional UPDATE: of two workers, exactly one succeeds."""
+    now = timezone.now()
+    return bool(
+        Handoff.objects.filter(pk=handoff_id)
+        .filter(
+            Q(state=Handoff.State.QUEUED, next_attempt_at__lte=now)
+            | Q(state=Handoff.State.IN_PROGRESS, lease_expires_at__lt=now)
+        )
+        .update(
+            state=Handoff.State.IN_PROGRESS,
+            claim_token=token,
+            lease_expires_at=now + timedelta(seconds=settings.HANDOFF_LEASE_SECONDS),
+            attempts=F("attempts") + 1,
+            history_until=Coalesce(F("history_until"), Value(now)),
+            updated_at=now,
+        )
+    )
+
+
+def _retry(run: HandoffRun, err: Exception, not_before=None) -> None:
+    handoff = run.handoff
+    if handoff.attempts >= settings.HANDOFF_MAX_ATTEMPTS:
+        _fail(run, f"Desistimos após {handoff.attempts} tentativas. Último erro: {err}")
+        return
+    when = timezone.now() + timedelta(seconds=retry_delay(handoff.attempts))
+    _requeue(run, max(when, not_before) if not_before else when, str(err), count_attempt=True)
+
+
+def _requeue(run: HandoffRun, when, error: str, *, count_attempt: bool) -> None:
+    fields = {"state": Handoff.State.QUEUED, "next_attempt_at": when, "claim_token": None, "lease_expires_at": None}
+    if count_attempt:
+        fields["last_error"] = error[:2000]
+    else:
+        fields["attempts"] = F("attempts") - 1
+    if _settle(run, **fields):
+        kind, verb = ("retry", "Nova tentativa") if count_attempt else ("deferred", "Adiada")
+        local = timezone.localtime(when)
+        handoff_event(run.handoff, kind, f"{verb} às {local:%H:%M:%S} (etapa {run.step}): {error}"[:2000])
+
+
+def _fail(run: HandoffRun, reason: str) -> None:
+    fields = {"state": Handoff.State.FAILED, "last_error": reason[:2000], "finished_at": timezone.now()}
+    if _settle(run, **fields, claim_token=None, lease_expires_at=None):
+        logger.warning("handoff %s failed in step %s", run.handoff.pk, run.step)
+        handoff_event(run.handoff, "failed", f"Falhou (etapa {run.step}): {reason}"[:2000])
+
+
+def _settle(run: HandoffRun, **fields) -> bool:
+    return bool(
+        Handoff.objects.filter(pk=run.handoff.pk, claim_token=run.token, state=Handoff.State.IN_PROGRESS).update(
+            **fields, updated_at=timezone.now()
+        )
+    )

@@ -1,0 +1,95 @@
+"""Calls to Chatwoot wait together: a shared pause after a 429 and a per-minute request budget.
+
+Redis holds both when REDIS_URL is set; otherwise one database row does (ChatwootThrottle).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from handoff.models import ChatwootThrottle
+
+WINDOW = timedelta(minutes=1)
+
+
+@dataclass
+class ChatwootDeferred(Exception):
+    """Not now: Chatwoot asked everyone to wait, or this minute's budget is spent. Not a failure."""
+
+    until: datetime
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.why} until {self.until.isoformat()}"
+
+
+def throttle_before_call() -> None:
+    """Raise ChatwootDeferred unless a request may go out now; counts it against the budget if so."""
+    _backend().take(timezone.now())
+
+
+def throttle_pause(seconds: float | None = None) -> datetime:
+    """Every worker stops calling Chatwoot for a while (after a 429)."""
+    until = timezone.now() + timedelta(seconds=seconds or settings.CHATWOOT_PAUSE_ON_429_SECONDS)
+    _backend().pause(until)
+    return until
+
+
+def _backend():
+    return _RedisThrottle() if settings.REDIS_URL else _DatabaseThrottle()
+
+
+class _DatabaseThrottle:
+    def take(self, now: datetime) -> None:
+        with transaction.atomic():
+            row = self._row()
+            if row.paused_until and row.paused_until > now:
+                raise ChatwootDeferred(row.paused_until, "Chatwoot pediu uma pausa (429)")
+            if row.window_started_at is None or now - row.window_started_at >= WINDOW:
+                row.window_started_at, row.window_count = now, 0
+            if row.window_count >= settings.CHATWOOT_RATE_LIMIT_PER_MINUTE:
+                raise ChatwootDeferred(row.window_started_at + WINDOW, "Limite de requisições por minuto atingido")
+            row.window_count += 1
+            row.save(update_fields=["window_started_at", "window_count"])
+
+    def pause(self, until: datetime) -> None:
+        with transaction.atomic():
+            row = self._row()
+            if row.paused_until is None or row.paused_until < until:
+                row.paused_until = until
+                row.save(update_fields=["paused_until"])
+
+    def _row(self) -> ChatwootThrottle:
+        ChatwootThrottle.objects.get_or_create(pk=1)
+        return ChatwootThrottle.objects.select_for_update().get(pk=1)
+
+
+class _RedisThrottle:
+    PAUSE_KEY = "nexa:chatwoot:paused_until"
+
+    def __init__(self):
+        import redis
+
+        self.redis = redis.Redis.from_url(settings.REDIS_URL)
+
+    def take(self, now: datetime) -> None:
+        paused = self.redis.get(self.PAUSE_KEY)
+        if paused and float(paused) > now.timestamp():
+            raise ChatwootDeferred(
+                datetime.fromtimestamp(float(paused), tz=now.tzinfo), "Chatwoot pediu uma pausa (429)"
+            )
+        minute = int(now.timestamp() // 60)
+        key = f"nexa:chatwoot:budget:{minute}"
+        count, _ = self.redis.pipeline().incr(key).expire(key, 120).execute()
+        if count > settings.CHATWOOT_RATE_LIMIT_PER_MINUTE:
+            until = datetime.fromtimestamp((minute + 1) * 60, tz=now.tzinfo)
+            raise ChatwootDeferred(until, "Limite de requisições por minuto atingido")
+
+    def pause(self, until: datetime) -> None:
+        ttl = max(1, int((until - timezone.now()).total_seconds()) + 1)
+        current = self.redis.get(self.PAUSE_KEY)
+        if current is None or float(current) < until.timestamp():
+            self.redis.set(self.PAUSE_KEY, until.timestamp(), ex=ttl)
