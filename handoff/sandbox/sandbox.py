@@ -1,0 +1,190 @@
+"""The Sandbox: a Chatwoot v4.15.1 stand-in to start from tests or the command line, with agent actions."""
+
+import copy
+import logging
+import threading
+import time
+from typing import NamedTuple
+
+from .conversations import conversation_assign, conversation_toggle_status
+from .faults import FaultPlan, RequestBudget
+from .messages import message_create
+from .payloads import event_payload
+from .server import SandboxServer
+from .state import Store
+from .webhooks import WebhookSender
+
+AVAILABILITY = ("online", "busy", "offline")
+
+
+class RequestLogEntry(NamedTuple):
+    at: float  # time.monotonic()
+    method: str
+    path: str
+    outcome: int | str  # the HTTP status, or the fault kind that replaced or delayed the answer
+
+
+class Sandbox:
+    """An in-memory Chatwoot account served over HTTP; see the package docstring for usage."""
+
+    logger = logging.getLogger("handoff.sandbox")
+
+    def __init__(
+        self,
+        token: str = "sandbox-token",  # noqa: S107 - the sandbox's well-known admin token
+        account_id: int = 1,
+        inbox_id: int = 1,
+        latency_ms: int = 0,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        rate_limit_per_minute: int | None = None,
+        *,
+        account_name: str = "Nexa Sandbox",
+        inbox_name: str = "Atlas Nexa",
+    ):
+        self.state = Store(
+            account_id=account_id, account_name=account_name, inbox_id=inbox_id, inbox_name=inbox_name, token=token
+        )
+        self.state.on_commit = self._committed
+        self.token, self.latency_ms = token, latency_ms
+        self.requests: list[RequestLogEntry] = []
+        self.events: list[dict] = []  # every webhook payload built, delivered or not
+        self.faults = FaultPlan()
+        self.budget = RequestBudget(rate_limit_per_minute)
+        self.webhook_secret = webhook_secret or (Store.new_token() if webhook_url else None)
+        self.webhooks = WebhookSender(webhook_url, self.webhook_secret) if webhook_url else None
+        self._server = self._thread = None
+
+    # --- lifecycle ---
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> "Sandbox":
+        self._server = SandboxServer((host, port), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="chatwoot-sandbox", daemon=True
+        )  # a short poll interval makes stop() quick
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self.webhooks:
+            self.webhooks.stop()
+
+    def __enter__(self) -> "Sandbox":
+        return self if self._server else self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # --- configuration ---
+
+    @property
+    def agent_tokens(self) -> dict[int, str]:
+        return {u["id"]: u["access_token"] for u in self.state.users if u["access_token"] != self.token}
+
+    @property
+    def bot_token(self) -> str:
+        return next(t for t, owner in self.state.tokens.items() if owner[0] == "bot")
+
+    def set_faults(self, rate=0.0, kinds=FaultPlan.kinds, seed=None, slow_seconds=3.0, writes_only=False) -> None:
+        self.faults = FaultPlan(rate=rate, kinds=kinds, seed=seed, slow_seconds=slow_seconds, writes_only=writes_only)
+
+    def set_latency(self, ms: int) -> None:
+        self.latency_ms = ms
+
+    def set_rate_limit(self, per_minute: int | None) -> None:
+        self.budget = RequestBudget(per_minute)
+
+    def set_availability(self, agent_id: int, status: str) -> None:
+        if status not in AVAILABILITY:
+            raise ValueError(f"availability must be one of {AVAILABILITY}")
+        with self.state.lock:
+            self._user(agent_id)["availability"] = status
+
+    def add_agent(self, name: str, email: str, *, role="agent", availability="online", inbox_member=True) -> dict:
+        """Add an account user; its API token is in the returned row's `access_token`."""
+        return self.state.user_add(name, email, role=role, availability=availability, inbox_member=inbox_member)
+
+    def add_team(self, name: str, member_ids=(), *, allow_auto_assign=False) -> dict:
+        return self.state.team_add(name, member_ids=member_ids, allow_auto_assign=allow_auto_assign)
+
+    def reset(self) -> None:
+        self.state.reset()
+        self.requests.clear()
+        self.events.clear()
+
+    def log_request(self, method: str, path: str, outcome) -> None:
+        self.requests.append(RequestLogEntry(time.monotonic(), method, path, outcome))
+
+    def wait_for_webhooks(self, timeout: float = 5.0) -> bool:
+        return self.webhooks.wait(timeout) if self.webhooks else True
+
+    def state_dump(self) -> dict:
+        store = self.state
+        with store.lock:
+            names = ("account", "inboxes", "users", "teams", "contacts", "contact_inboxes", "conversations", "messages")
+            return copy.deepcopy({name: getattr(store, name) for name in names})
+
+    # --- agent actions, as done in Chatwoot's dashboard ---
+
+    def agent_reply(self, display_id: int, agent_id: int, content: str) -> dict:
+        return self._agent_message(display_id, agent_id, content, private=False)
+
+    def add_private_note(self, display_id: int, agent_id: int, content: str) -> dict:
+        return self._agent_message(display_id, agent_id, content, private=True)
+
+    def contact_message(self, display_id: int, content: str) -> dict:
+        with self.state.transaction() as store:
+            conversation = store.conversation(display_id)
+            contact = store.contact(conversation["contact_id"])
+            return message_create(
+                store, conversation, content=content, sender=("contact", contact), message_type="incoming"
+            )
+
+    def resolve(self, display_id: int, agent_id: int | None = None) -> dict:
+        return self._toggle(display_id, agent_id, "resolved")
+
+    def reopen(self, display_id: int, agent_id: int | None = None) -> dict:
+        return self._toggle(display_id, agent_id, "open")
+
+    def assign(self, display_id: int, agent_id: int | None, by_agent_id: int | None = None) -> None:
+        with self.state.transaction() as store:
+            conversation = store.conversation(display_id)
+            conversation_assign(store, conversation, {"assignee_id": agent_id}, ("user", self._user(by_agent_id)))
+
+    # --- internals ---
+
+    def _user(self, agent_id: int | None) -> dict:
+        """The given user, or the first administrator."""
+        store = self.state
+        user = store.user(agent_id) if agent_id is not None else store.find(store.users, role="administrator")
+        if user is None:
+            raise ValueError(f"no user {agent_id} in the sandbox account")
+        return user
+
+    def _agent_message(self, display_id: int, agent_id: int, content: str, *, private: bool) -> dict:
+        with self.state.transaction() as store:
+            conversation, user = store.conversation(display_id), self._user(agent_id)
+            conversation["agent_last_seen_at"] = time.time()  # the agent has the conversation open
+            return message_create(store, conversation, content=content, sender=("user", user), private=private)
+
+    def _toggle(self, display_id: int, agent_id: int | None, status: str) -> dict:
+        with self.state.transaction() as store:
+            conversation, user = store.conversation(display_id), self._user(agent_id)
+            return conversation_toggle_status(store, conversation, {"status": status}, ("user", user))
+
+    def _committed(self, events: list) -> None:
+        """Called under the state lock: F.2 builds payloads from the committed state; delivery is asynchronous."""
+        for event in events:
+            payload = event_payload(self.state, event)
+            self.events.append(payload)
+            if self.webhooks:
+                self.webhooks.enqueue(copy.deepcopy(payload))
