@@ -1,5 +1,6 @@
 """Application API routes: authentication (A, I), account scope and one small handler per endpoint."""
 
+import copy
 import json
 import re
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ def dispatch(store: Store, method: str, path: str, query: str, raw: bytes, heade
             raise ApiError(401, NOT_AUTHORIZED)
         call = Call(store, parse_params(query, raw), args, actor)
         with store.transaction():
-            return 200, route.handler(call)
+            return 200, copy.deepcopy(route.handler(call))  # serialised after the lock is released
     except ApiError as error:
         return error.status, error.body
 

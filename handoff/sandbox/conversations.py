@@ -4,7 +4,7 @@ import time
 
 from .contacts import contact_inbox_find_or_create
 from .messages import activity_create, message_create, message_problem
-from .state import ApiError, Store
+from .state import ApiError, Store, iso
 
 STATUSES = ("open", "pending", "resolved", "snoozed")
 SERVER_ERROR = {"status": 500, "error": "Internal Server Error"}
@@ -42,6 +42,10 @@ def attributes_validate(attributes: dict) -> None:
 
 def conversation_create(store: Store, params: dict, actor: tuple) -> dict:
     contact_inbox = conversation_contact_inbox(store, params)  # a before_action: it persists even if the rest fails
+    if store.inbox(contact_inbox["inbox_id"])["lock_to_single_conversation"]:
+        existing = [c for c in store.conversations if c["contact_inbox_id"] == contact_inbox["id"]]
+        if existing:
+            return existing[-1]  # C.1: the inbox keeps one conversation per contact_inbox
     status = params.get("status") or "open"
     if status not in STATUSES:
         raise ApiError(500, SERVER_ERROR)  # C.1: an unknown enum value is an unhandled ArgumentError
@@ -137,7 +141,7 @@ def conversation_toggle_status(store: Store, conversation: dict, params: dict, a
     if "status" in store.conversation_change(conversation, **changes):
         activity_create(store, conversation, STATUS_ACTIVITY[status].format(name=who["name"]))
     payload = {"success": None if handoff else True, "conversation_id": conversation["display_id"]}
-    payload.update(current_status=conversation["status"], snoozed_until=conversation["snoozed_until"])
+    payload.update(current_status=conversation["status"], snoozed_until=iso(conversation["snoozed_until"]))
     return {"meta": {}, "payload": payload}
 
 

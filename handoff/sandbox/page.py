@@ -57,7 +57,8 @@ def message_html(store, message: dict) -> str:
     elif message["sender_type"] == "AgentBot":
         who = store.bot["name"]
     prefix = "🔒 private note · " if message["private"] else ""
-    return f"<div class='msg {css}'><b>{escape(prefix + who)}</b> {escape(message['content'] or '')}</div>"
+    heading = f"<b>{escape(prefix + who)}</b> " if prefix or who else ""
+    return f"<div class='msg {css}'>{heading}{escape(message['content'] or '')}</div>"
 
 
 def forms_html(conversation: dict, agents: list) -> str:

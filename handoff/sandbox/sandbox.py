@@ -25,7 +25,12 @@ class RequestLogEntry(NamedTuple):
 
 
 class Sandbox:
-    """An in-memory Chatwoot account served over HTTP; see the package docstring for usage."""
+    """An in-memory Chatwoot account served over HTTP.
+
+    with Sandbox(webhook_url=..., webhook_secret=...).start() as sb:
+        requests.post(f"{sb.base_url}/api/v1/accounts/1/contacts", headers={"api_access_token": sb.token}, ...)
+        sb.agent_reply(display_id, 2, "Olá!")  # then sb.wait_for_webhooks()
+    """
 
     logger = logging.getLogger("handoff.sandbox")
 
@@ -184,7 +189,7 @@ class Sandbox:
     def _committed(self, events: list) -> None:
         """Called under the state lock: F.2 builds payloads from the committed state; delivery is asynchronous."""
         for event in events:
-            payload = event_payload(self.state, event)
+            payload = copy.deepcopy(event_payload(self.state, event))  # detached from the live rows
             self.events.append(payload)
             if self.webhooks:
-                self.webhooks.enqueue(copy.deepcopy(payload))
+                self.webhooks.enqueue(payload)

@@ -61,7 +61,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
         elif url.path == "/" or url.path.startswith("/sandbox/"):
             self.control(method, url.path, raw)
         else:
-            self.send(404, RAILS_404, "text/html; charset=utf-8")
+            self.not_found()
+
+    def not_found(self) -> None:
+        """I: unknown routes get Rails' public 404, as JSON when the client asks for JSON."""
+        if "application/json" in (self.headers.get("Accept") or ""):
+            return self.send(404, b'{"status":404,"error":"Not Found"}', "application/json; charset=utf-8")
+        self.send(404, RAILS_404, "text/html; charset=utf-8")
 
     def api(self, method: str, path: str, query: str, raw: bytes) -> None:
         sandbox = self.server.sandbox
@@ -84,7 +90,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if fault == "timeout_after_commit":
             pause(sandbox.faults.slow_seconds)
         if body is NO_ROUTE:
-            return self.send(404, RAILS_404, "text/html; charset=utf-8")
+            return self.not_found()
         self.send(status, chatwoot_json(body), "application/json; charset=utf-8")
 
     def fault_before_work(self, fault: str) -> None:
@@ -114,7 +120,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         elif method == "POST" and action:
             self.page_action(int(action.group(1)), action.group(2), raw)
         else:
-            self.send(404, RAILS_404, "text/html; charset=utf-8")
+            self.not_found()
 
     def page_action(self, display_id: int, action: str, raw: bytes) -> None:
         form = dict(parse_qsl(raw.decode(), keep_blank_values=True))
