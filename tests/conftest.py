@@ -28,3 +28,47 @@ def anonymous_api() -> APIClient:
 def postgres_only():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (run with DATABASE_URL=postgres://…)")
+
+
+@pytest.fixture
+def sandbox():
+    """A faithful Chatwoot (handoff.sandbox) on a free local port."""
+    from handoff.sandbox import Sandbox
+
+    with Sandbox(token="sandbox-token", account_id=1, inbox_id=1).start() as running:
+        yield running
+
+
+@pytest.fixture
+def chatwoot(sandbox, settings):
+    """Nexa configured against the sandbox, with fast retries for tests."""
+    settings.CHATWOOT_BASE_URL = sandbox.base_url
+    settings.CHATWOOT_ACCOUNT_ID = 1
+    settings.CHATWOOT_API_TOKEN = "sandbox-token"
+    settings.CHATWOOT_INBOX_ID = 1
+    settings.CHATWOOT_READ_TIMEOUT = 2
+    settings.HANDOFF_RETRY_BASE_SECONDS = 1
+    settings.REDIS_URL = ""
+    from django.core.cache import cache
+
+    cache.clear()
+    return sandbox
+
+
+@pytest.fixture
+def faults(monkeypatch):
+    """Install precise faults on every Chatwoot client Nexa builds: faults.add(Rule(...))."""
+    from handoff.services import runner
+    from tests.chatwoot_faults import FaultyTransport
+
+    transport = FaultyTransport([])
+    real = runner.chatwoot_client
+
+    def faulty_client(**hooks):
+        client = real(**hooks)
+        client.session.mount("http://", transport)
+        return client
+
+    monkeypatch.setattr(runner, "chatwoot_client", faulty_client)
+    transport.add = transport.rules.append
+    return transport

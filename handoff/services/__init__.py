@@ -10,6 +10,7 @@ from handoff.services.lifecycle import (
     handoff_trigger_admin,
     handoffs_sweep,
 )
+from handoff.services.operations import handoff_reassign, reassign_choices
 from handoff.services.runner import handoff_process
 
 __all__ = [
@@ -18,8 +19,10 @@ __all__ = [
     "handoff_create",
     "handoff_enqueue",
     "handoff_process",
+    "handoff_reassign",
     "handoff_request",
     "handoff_retry",
     "handoff_trigger_admin",
     "handoffs_sweep",
+    "reassign_choices",
 ]

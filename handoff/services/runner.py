@@ -34,6 +34,9 @@ AUTH_HELP = (
 )
 
 
+CHATWOOT_SETTINGS = ("CHATWOOT_BASE_URL", "CHATWOOT_ACCOUNT_ID", "CHATWOOT_API_TOKEN", "CHATWOOT_INBOX_ID")
+
+
 class LeaseLost(Exception):
     """Another worker holds this handoff now (or it was cancelled): stop without touching it."""
 
@@ -59,17 +62,7 @@ class HandoffRun:
             setattr(self.handoff, name, value)
 
     def audit(self, record: CallRecord) -> None:
-        ChatwootCall.objects.create(
-            handoff_id=self.handoff.pk,
-            step=self.step,
-            method=record.method,
-            path=record.path,
-            status=record.status,
-            duration_ms=record.duration_ms,
-            request=record.request,
-            response=record.response,
-            error_class=record.error_class,
-        )
+        call_audit(record, handoff_id=self.handoff.pk, step=self.step)
 
 
 def handoff_process(*, handoff_id) -> str:
@@ -108,9 +101,25 @@ def handoff_process(*, handoff_id) -> str:
     return run.handoff.state
 
 
+def call_audit(record: CallRecord, *, handoff_id, step: str) -> None:
+    """The audit row of one Chatwoot call."""
+    ChatwootCall.objects.create(
+        handoff_id=handoff_id,
+        step=step,
+        method=record.method,
+        path=record.path,
+        status=record.status,
+        duration_ms=record.duration_ms,
+        request=record.request,
+        response=record.response,
+        error_class=record.error_class,
+    )
+
+
 def chatwoot_client(**hooks) -> ChatwootClient:
-    if not settings.CHATWOOT_INBOX_ID:
-        raise ChatwootConfigurationError("Set CHATWOOT_INBOX_ID: the inbox where conversations are created.")
+    missing = [name for name in CHATWOOT_SETTINGS if not getattr(settings, name)]
+    if missing:
+        raise ChatwootConfigurationError(f"defina {', '.join(missing)} (veja o README e `manage.py check_chatwoot`).")
     return ChatwootClient(
         ChatwootSettings(
             base_url=settings.CHATWOOT_BASE_URL,

@@ -237,12 +237,9 @@ def finish(run) -> None:
 
 
 def _note_parts(handoff: Handoff) -> list[str]:
-    """The history as it was when the handoff was queued, so every attempt renders the same parts."""
-    messages = list(
-        Message.objects.filter(conversation__lead_id=handoff.lead_id, created_at__lte=handoff.created_at).order_by(
-            "created_at", "id"
-        )
-    )
+    """The history up to the first attempt (history_until), so every attempt renders the same parts."""
+    history = Message.objects.filter(conversation__lead_id=handoff.lead_id, created_at__lte=handoff.history_until)
+    messages = list(history.order_by("created_at", "id"))
     return note_parts(
         handoff_id=handoff.pk,
         lead=handoff.lead,

@@ -1,0 +1,294 @@
+"""Admin for handoffs: the lead actions agents use, the handoff timeline, the audit of Chatwoot calls, routing rules."""
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
+
+from handoff import services
+from handoff.chatwoot import ChatwootConfigurationError, ChatwootError
+from handoff.models import ChatwootCall, Handoff, HandoffEvent, RoutingRule
+from leads.admin import LeadAdmin
+from leads.models import Lead
+from nexa.paginators import EstimatedCountPaginator
+
+
+def confirmed(modeladmin, request, queryset, *, title: str, question: str, extra: dict | None = None):
+    """None once the user confirmed; otherwise the confirmation page (Django's delete_selected pattern)."""
+    if request.POST.get("post") == "yes":
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "question": question,
+        "objects": queryset,
+        "opts": modeladmin.model._meta,
+        "action": request.POST.get("action"),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        **(extra or {}),
+    }
+    return TemplateResponse(request, "admin/handoff/confirm_action.html", context)
+
+
+def apply_each(modeladmin, request, items, operation, done: str) -> None:
+    """Run an operation per item; report successes and each refusal in the admin's messages."""
+    count = 0
+    for item in items:
+        try:
+            operation(item)
+            count += 1
+        except (services.HandoffRefused, ChatwootError, ChatwootConfigurationError) as err:
+            modeladmin.message_user(request, f"{item}: {err}", messages.WARNING)
+    if count:
+        modeladmin.message_user(request, done.format(count=count), messages.SUCCESS)
+
+
+def latest_handoff(lead: Lead, states=None) -> Handoff | None:
+    handoffs = lead.handoffs.order_by("-created_at")
+    return (handoffs.filter(state__in=states) if states else handoffs).first()
+
+
+class HandoffPermissions:
+    """Custom action permissions live on the Handoff model; Django asks the ModelAdmin for has_<name>_permission."""
+
+    def has_trigger_handoff_permission(self, request):
+        return request.user.has_perm("handoff.trigger_handoff")
+
+    def has_retry_handoff_permission(self, request):
+        return request.user.has_perm("handoff.retry_handoff")
+
+    def has_reassign_handoff_permission(self, request):
+        return request.user.has_perm("handoff.reassign_handoff")
+
+    def has_cancel_handoff_permission(self, request):
+        return request.user.has_perm("handoff.cancel_handoff")
+
+
+admin.site.unregister(Lead)
+
+
+@admin.register(Lead)
+class LeadHandoffAdmin(HandoffPermissions, LeadAdmin):
+    actions = (*LeadAdmin.actions, "handoff_now", "handoff_retry", "handoff_reassign", "handoff_cancel")
+    readonly_fields = (*LeadAdmin.readonly_fields, "handoff_timeline")
+    fieldsets = (*LeadAdmin.fieldsets, ("Chatwoot", {"fields": ("handoff_timeline",)}))
+
+    @admin.action(description="Transferir para o Chatwoot agora", permissions=["trigger_handoff"])
+    def handoff_now(self, request, queryset):
+        page = confirmed(
+            self,
+            request,
+            queryset,
+            title="Transferir agora",
+            question="Transferir estes leads agora, mesmo abaixo da nota mínima?",
+        )
+        if page:
+            return page
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda lead: services.handoff_trigger_admin(lead=lead, user=request.user),
+            "{count} transferência(s) na fila.",
+        )
+        return None
+
+    @admin.action(description="Repetir transferência que falhou", permissions=["retry_handoff"])
+    def handoff_retry(self, request, queryset):
+        page = confirmed(
+            self,
+            request,
+            queryset,
+            title="Repetir transferência",
+            question="Repetir a última transferência que falhou destes leads? Ela continua de onde parou.",
+        )
+        if page:
+            return page
+        failed = [h for h in (latest_handoff(lead, [Handoff.State.FAILED]) for lead in queryset) if h]
+        apply_each(
+            self,
+            request,
+            failed,
+            lambda h: services.handoff_retry(handoff=h, user=request.user),
+            "{count} transferência(s) de volta à fila.",
+        )
+        return None
+
+    @admin.action(description="Reatribuir no Chatwoot…", permissions=["reassign_handoff"])
+    def handoff_reassign(self, request, queryset):
+        if request.POST.get("post") != "yes":
+            try:
+                agents, teams = services.reassign_choices()
+            except (ChatwootError, ChatwootConfigurationError) as err:
+                self.message_user(request, f"Não foi possível listar agentes do Chatwoot: {err}", messages.ERROR)
+                return None
+            return confirmed(
+                self,
+                request,
+                queryset,
+                title="Reatribuir no Chatwoot",
+                question="Para quem vão estes leads?",
+                extra={"agents": agents, "teams": teams, "reassign": True},
+            )
+        agent_id = int(request.POST.get("agent_id") or 0) or None
+        team_id = int(request.POST.get("team_id") or 0) or None
+        done = [h for h in (latest_handoff(lead, [Handoff.State.DONE]) for lead in queryset) if h]
+        apply_each(
+            self,
+            request,
+            done,
+            lambda h: services.handoff_reassign(handoff=h, user=request.user, agent_id=agent_id, team_id=team_id),
+            "{count} conversa(s) reatribuída(s).",
+        )
+        return None
+
+    @admin.action(description="Cancelar transferência", permissions=["cancel_handoff"])
+    def handoff_cancel(self, request, queryset):
+        page = confirmed(
+            self,
+            request,
+            queryset,
+            title="Cancelar transferência",
+            question="Cancelar a transferência em andamento destes leads?",
+        )
+        if page:
+            return page
+        active = [h for h in (latest_handoff(lead, Handoff.ACTIVE_STATES) for lead in queryset) if h]
+        apply_each(
+            self,
+            request,
+            active,
+            lambda h: services.handoff_cancel(handoff=h, user=request.user),
+            "{count} transferência(s) cancelada(s).",
+        )
+        return None
+
+    @admin.display(description="transferências")
+    def handoff_timeline(self, lead: Lead) -> str:
+        handoffs = list(lead.handoffs.order_by("-created_at").prefetch_related("events")[:5]) if lead.pk else []
+        if not handoffs:
+            return "Nenhuma transferência."
+        return format_html_join("", "{}", ((handoff_card(handoff),) for handoff in handoffs))
+
+
+def handoff_card(handoff: Handoff) -> str:
+    link = (
+        format_html(' · <a href="{}" target="_blank" rel="noopener">abrir no Chatwoot</a>', handoff.conversation_url)
+        if handoff.conversation_url
+        else ""
+    )
+    routing = handoff.routing or {}
+    decision = (
+        format_html(
+            "<div>Roteamento: {} — {} {}</div>",
+            routing.get("rule", ""),
+            routing.get("reason", ""),
+            f"(candidatos: {', '.join(c['name'] for c in routing.get('candidates', []))})"
+            if routing.get("candidates")
+            else "",
+        )
+        if routing
+        else ""
+    )
+    events = format_html_join(
+        "", "<li>{} — {}</li>", ((f"{e.created_at:%d/%m %H:%M:%S}", e.message) for e in handoff.events.all())
+    )
+    return format_html(
+        '<div style="margin-bottom:1em"><strong>{}</strong> · {} · tentativas: {} · agente: {}{}{}<ul>{}</ul></div>',
+        handoff.get_state_display(),
+        handoff.get_trigger_display(),
+        handoff.attempts,
+        handoff.assignee_name or "—",
+        link,
+        decision,
+        events,
+    )
+
+
+class HandoffEventInline(admin.TabularInline):
+    model = HandoffEvent
+    fields = ("created_at", "kind", "message")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+
+class ChatwootCallInline(admin.TabularInline):
+    model = ChatwootCall
+    fields = ("created_at", "step", "method", "path", "status", "duration_ms", "error_class")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ("created_at", "id")
+
+
+@admin.register(Handoff)
+class HandoffAdmin(HandoffPermissions, admin.ModelAdmin):
+    list_display = ("lead", "state", "trigger", "attempts", "next_attempt_at", "assignee_name", "created_at")
+    list_filter = ("state", "trigger")
+    list_select_related = ("lead",)
+    search_fields = ("lead__name", "lead__phone", "assignee_name")
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    actions = ("retry", "cancel")
+    inlines = (HandoffEventInline, ChatwootCallInline)
+    readonly_fields = [field.name for field in Handoff._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Repetir as que falharam", permissions=["retry_handoff"])
+    def retry(self, request, queryset):
+        page = confirmed(self, request, queryset, title="Repetir", question="Repetir estas transferências?")
+        if page:
+            return page
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda h: services.handoff_retry(handoff=h, user=request.user),
+            "{count} transferência(s) de volta à fila.",
+        )
+        return None
+
+    @admin.action(description="Cancelar", permissions=["cancel_handoff"])
+    def cancel(self, request, queryset):
+        page = confirmed(self, request, queryset, title="Cancelar", question="Cancelar estas transferências?")
+        if page:
+            return page
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda h: services.handoff_cancel(handoff=h, user=request.user),
+            "{count} transferência(s) cancelada(s).",
+        )
+        return None
+
+
+@admin.register(ChatwootCall)
+class ChatwootCallAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "handoff", "step", "method", "path", "status", "duration_ms", "error_class")
+    list_filter = ("status", "method", "step", "error_class")
+    list_select_related = ("handoff__lead",)
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    readonly_fields = [field.name for field in ChatwootCall._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    list_display = ("name", "position", "enabled", "strategy", "min_score", "max_score", "area_codes", "team_id")
+    list_editable = ("position", "enabled")
+    list_filter = ("enabled", "strategy")

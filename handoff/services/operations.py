@@ -1,0 +1,40 @@
+"""What agents do from the admin in Chatwoot: reassign a handed-off lead, list whom they can pick."""
+
+from django.core.cache import cache
+
+from handoff.chatwoot import Agent, Team
+from handoff.models import Handoff
+from handoff.services.lifecycle import HandoffRefused, handoff_event
+from handoff.services.runner import call_audit, chatwoot_client
+
+CHOICES_CACHE_SECONDS = 60
+
+
+def reassign_choices() -> tuple[list[Agent], list[Team]]:
+    """Chatwoot's agents and teams, fetched live and kept for a minute."""
+    cached = cache.get("nexa:chatwoot:reassign_choices")
+    if cached is None:
+        client = chatwoot_client()
+        cached = (client.agents(), client.teams())
+        cache.set("nexa:chatwoot:reassign_choices", cached, CHOICES_CACHE_SECONDS)
+    return cached
+
+
+def handoff_reassign(*, handoff: Handoff, user, agent_id: int | None = None, team_id: int | None = None) -> Handoff:
+    """Assign the handed-off conversation in Chatwoot to another agent and/or team, and record it."""
+    if handoff.state != Handoff.State.DONE or not handoff.conversation_id:
+        raise HandoffRefused(f"{handoff.lead} ainda não tem conversa no Chatwoot.")
+    if not agent_id and not team_id:
+        raise HandoffRefused("Escolha um agente ou um time.")
+    client = chatwoot_client(on_call=lambda record: call_audit(record, handoff_id=handoff.pk, step="reassign"))
+    changes = {}
+    if team_id:
+        team = client.conversation_assign_team(handoff.conversation_id, team_id)
+        changes.update(team_id=team_id, team_name=team.name if team else "")
+    if agent_id:
+        agent = client.conversation_assign_agent(handoff.conversation_id, agent_id)
+        changes.update(assignee_id=agent_id, assignee_name=agent.name if agent else "")
+    Handoff.objects.filter(pk=handoff.pk).update(**changes)
+    names = ", ".join(value for key, value in changes.items() if key.endswith("_name") and value)
+    handoff_event(handoff, "reassigned", f"Reatribuída por {user} para {names or 'o novo responsável'}.", **changes)
+    return handoff

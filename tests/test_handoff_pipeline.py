@@ -1,0 +1,330 @@
+"""The handoff pipeline against the Chatwoot sandbox: exactly once, whatever fails and wherever."""
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+import requests
+from django.utils import timezone
+
+from handoff.models import ChatwootCall, ChatwootThrottle, Handoff
+from handoff.services import handoff_process
+from leads import services as lead_services
+from leads.models import BotConversation, Lead
+from leads.phones import phone_parse
+from tests.chatwoot_faults import Rule
+
+pytestmark = pytest.mark.django_db
+
+HEADERS = {"api_access_token": "sandbox-token"}
+
+
+def qualified_lead(phone="(11) 98765-4321", score=9, history=True) -> Lead:
+    lead, _ = lead_services.lead_upsert(
+        phone=phone_parse(phone),
+        data={"name": "Mariana Albuquerque", "email": "mariana@exemplo.com.br", "interest": "Energia solar"},
+    )
+    if history:
+        lead_services.messages_add(
+            lead=lead,
+            messages=[
+                lead_services.NewMessage(sender="lead", content="Oi, quero energia solar para a loja"),
+                lead_services.NewMessage(sender="bot", content="Olá! Qual o valor da conta de luz?"),
+            ],
+        )
+    lead, _ = lead_services.lead_upsert(phone=phone_parse(phone), data={"qualification_score": score})
+    return lead
+
+
+def settle(lead: Lead, rounds: int = 12) -> Handoff:
+    """Run attempts as the worker would, letting backoff time pass between them."""
+    handoff = lead.handoffs.get()
+    for _ in range(rounds):
+        Handoff.objects.filter(pk=handoff.pk, state="queued").update(next_attempt_at=timezone.now())
+        ChatwootThrottle.objects.update(paused_until=None)
+        handoff_process(handoff_id=handoff.pk)
+        handoff.refresh_from_db()
+        if handoff.state != Handoff.State.QUEUED:
+            break
+    return handoff
+
+
+def chatwoot_rows(sandbox) -> dict:
+    return sandbox.state_dump()
+
+
+def private_notes(sandbox) -> list[dict]:
+    return [m for m in chatwoot_rows(sandbox)["messages"] if m["private"]]
+
+
+def assert_exactly_once(sandbox, leads: int = 1):
+    rows = chatwoot_rows(sandbox)
+    phones = Counter(c["phone_number"] for c in rows["contacts"])
+    assert len(rows["contacts"]) == leads and max(phones.values()) == 1
+    assert len(rows["conversations"]) == leads
+    per_contact_inbox = Counter((ci["contact_id"], ci["inbox_id"]) for ci in rows["contact_inboxes"])
+    assert max(per_contact_inbox.values()) == 1
+    markers = Counter(m["content"].rsplit("`nexa-handoff:", 1)[-1] for m in private_notes(sandbox))
+    assert sum(markers.values()) >= leads and max(markers.values()) == 1
+
+
+def test_a_qualified_lead_is_handed_off_once_with_everything(chatwoot):
+    lead = qualified_lead()
+    handoff = settle(lead)
+    assert handoff.state == Handoff.State.DONE
+    assert_exactly_once(chatwoot)
+    rows = chatwoot_rows(chatwoot)
+    contact, conversation = rows["contacts"][0], rows["conversations"][0]
+    assert contact["phone_number"] == "+5511987654321"
+    assert contact["custom_attributes"]["source"] == "atlas_nexa"
+    assert conversation["custom_attributes"]["handoff_id"] == str(handoff.pk)
+    assert conversation["status"] == "open"
+    assert conversation["labels"] == ["lead-qualificado", "atlas-nexa"]
+    assert conversation["assignee_id"] == handoff.assignee_id is not None
+    note = private_notes(chatwoot)[0]["content"]
+    assert "Oi, quero energia solar para a loja" in note and "**Nota:** 9/10" in note
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.HANDED_OFF
+    assert (lead.chatwoot_contact_id, lead.chatwoot_conversation_id) == (contact["id"], conversation["display_id"])
+    bot = BotConversation.objects.get(lead=lead)
+    assert bot.status == BotConversation.Status.HANDED_OFF and bot.handoff_at is not None
+
+
+def test_calls_per_handoff_for_a_new_contact(chatwoot):
+    handoff = settle(qualified_lead())
+    paths = [f"{c.method} {c.path}" for c in ChatwootCall.objects.filter(handoff=handoff).order_by("id")]
+    assert paths == [
+        "POST /contacts/filter",
+        "POST /contacts",
+        "POST /conversations",
+        "POST /conversations/1/labels",
+        "GET /inbox_members/1",
+        "POST /conversations/1/assignments",
+    ]
+
+
+def test_an_existing_contact_found_by_its_twin_phone_is_adopted_and_merged(chatwoot):
+    url = f"{chatwoot.base_url}/api/v1/accounts/1/contacts"
+    body = {"name": "Mariana", "phone_number": "+551187654321", "custom_attributes": {"cpf_verificado": True}}
+    existing = requests.post(url, json=body, headers=HEADERS, timeout=5).json()["payload"]["contact"]
+    handoff = settle(qualified_lead("(11) 98765-4321"))
+    rows = chatwoot_rows(chatwoot)
+    assert [c["id"] for c in rows["contacts"]] == [existing["id"]] == [handoff.contact_id]
+    attributes = rows["contacts"][0]["custom_attributes"]
+    assert attributes["cpf_verificado"] is True and attributes["source"] == "atlas_nexa"
+    assert len(rows["contact_inboxes"]) == 1  # created once, with our source_id
+
+
+def test_an_open_conversation_is_reused_and_keeps_its_agent_and_labels(chatwoot):
+    base = f"{chatwoot.base_url}/api/v1/accounts/1"
+    contact = requests.post(
+        f"{base}/contacts", json={"phone_number": "+5511987654321", "inbox_id": 1}, headers=HEADERS, timeout=5
+    ).json()["payload"]
+    conversation = requests.post(
+        f"{base}/conversations",
+        json={
+            "inbox_id": 1,
+            "contact_id": contact["contact"]["id"],
+            "source_id": contact["contact_inbox"]["source_id"],
+            "status": "pending",
+            "assignee_id": 3,
+        },
+        headers=HEADERS,
+        timeout=5,
+    ).json()
+    requests.post(
+        f"{base}/conversations/{conversation['id']}/labels", json={"labels": ["vip"]}, headers=HEADERS, timeout=5
+    )
+    handoff = settle(qualified_lead())
+    rows = chatwoot_rows(chatwoot)
+    assert len(rows["conversations"]) == 1
+    reused = rows["conversations"][0]
+    assert reused["status"] == "open"
+    assert reused["labels"] == ["vip", "lead-qualificado", "atlas-nexa"]
+    assert reused["assignee_id"] == 3 == handoff.assignee_id
+    assert handoff.conversation_reused and handoff.routing["strategy"] == "kept"
+    assert len(private_notes(chatwoot)) == 1
+
+
+def test_a_contact_created_by_someone_else_meanwhile_is_adopted_after_the_422(chatwoot, faults):
+    def competitor_creates_it():
+        requests.post(
+            f"{chatwoot.base_url}/api/v1/accounts/1/contacts",
+            json={"name": "Outro sistema", "phone_number": "+5511987654321"},
+            headers=HEADERS,
+            timeout=5,
+        )
+
+    faults.add(Rule("POST", r"/contacts$", "before", before=competitor_creates_it))
+    handoff = settle(qualified_lead())
+    assert handoff.state == Handoff.State.DONE
+    assert_exactly_once(chatwoot)
+    assert handoff.events.filter(kind="contact", message__contains="já existia").exists()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [r"/contacts$", r"/conversations$", r"/messages$"],
+    ids=["contact-create", "conversation-create", "note"],
+)
+def test_a_write_whose_answer_is_lost_is_never_repeated(chatwoot, faults, settings, path):
+    settings.HANDOFF_NOTE_MAX_CHARS = 400  # two note parts, so the second goes through POST /messages
+    faults.add(Rule("POST", path, "timeout_after_success"))
+    handoff = settle(qualified_lead())
+    assert faults.fired, "the fault must have happened"
+    assert handoff.state == Handoff.State.DONE and handoff.attempts == 2
+    assert_exactly_once(chatwoot)
+    assert len(private_notes(chatwoot)) == len(handoff.note_message_ids) >= 2
+
+
+STEP_CALLS = [
+    ("POST", r"/contacts/filter"),
+    ("POST", r"/contacts$"),
+    ("POST", r"/conversations$"),
+    ("POST", r"/labels$"),
+    ("GET", r"/inbox_members/"),
+    ("POST", r"/assignments$"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), STEP_CALLS, ids=[p for _, p in STEP_CALLS])
+@pytest.mark.parametrize("kind", ["status:500", "status:429", "reset_before", "timeout_after_success"])
+def test_the_handoff_resumes_after_any_failure_at_any_step(chatwoot, faults, method, path, kind):
+    faults.add(Rule(method, path, kind))
+    handoff = settle(qualified_lead())
+    assert faults.fired
+    assert handoff.state == Handoff.State.DONE
+    assert_exactly_once(chatwoot)
+    assert handoff.last_error == ""
+
+
+def test_a_429_pauses_every_worker(chatwoot, faults):
+    faults.add(Rule("POST", r"/contacts/filter", "status:429"))
+    first = qualified_lead()
+    handoff_process(handoff_id=first.handoffs.get().pk)
+    assert ChatwootThrottle.objects.get().paused_until > timezone.now() + timedelta(seconds=30)
+    second = qualified_lead("(21) 99812-3456")
+    calls_before = ChatwootCall.objects.count()
+    Handoff.objects.update(next_attempt_at=timezone.now())
+    assert handoff_process(handoff_id=second.handoffs.get().pk) == "deferred"
+    assert ChatwootCall.objects.count() == calls_before  # nothing was sent during the pause
+    assert second.handoffs.get().attempts == 0  # waiting is not a failed attempt
+
+
+def test_a_wrong_token_fails_at_once_with_the_fix(chatwoot, settings):
+    settings.CHATWOOT_API_TOKEN = "wrong"
+    handoff = settle(qualified_lead())
+    assert handoff.state == Handoff.State.FAILED and handoff.attempts == 1
+    assert "check_chatwoot" in handoff.last_error and "wrong" not in handoff.last_error
+
+
+def test_missing_configuration_fails_without_calling_anything(db, settings):
+    settings.CHATWOOT_BASE_URL = ""
+    handoff = settle(qualified_lead())
+    assert handoff.state == Handoff.State.FAILED
+    assert "CHATWOOT_BASE_URL" in handoff.last_error
+    assert ChatwootCall.objects.count() == 0
+
+
+def test_an_unreachable_chatwoot_is_retried_then_dead_lettered(db, settings):
+    settings.CHATWOOT_BASE_URL = "http://127.0.0.1:9"  # nothing listens there
+    settings.CHATWOOT_ACCOUNT_ID, settings.CHATWOOT_API_TOKEN, settings.CHATWOOT_INBOX_ID = 1, "t", 1
+    settings.HANDOFF_MAX_ATTEMPTS = 3
+    handoff = settle(qualified_lead())
+    assert handoff.state == Handoff.State.FAILED and handoff.attempts == 3
+    assert "3 tentativas" in handoff.last_error
+    assert ChatwootCall.objects.count() == 3  # one call per attempt: no storm
+
+
+def test_retries_back_off_exponentially_with_jitter(chatwoot, faults):
+    faults.add(Rule("POST", r"/contacts/filter", "status:503"))
+    lead = qualified_lead()
+    handoff = lead.handoffs.get()
+    before = timezone.now()
+    handoff_process(handoff_id=handoff.pk)
+    handoff.refresh_from_db()
+    assert handoff.state == Handoff.State.QUEUED
+    assert before < handoff.next_attempt_at <= timezone.now() + timedelta(seconds=2)
+    assert "503" in handoff.last_error
+
+
+def test_a_phone_chatwoot_cannot_take_fails_the_handoff_with_the_reason(chatwoot):
+    lead = qualified_lead()
+    Lead.objects.filter(pk=lead.pk).update(phone="5511987654321")
+    handoff = settle(lead)
+    assert handoff.state == Handoff.State.FAILED
+    assert "E.164" in handoff.last_error
+    assert chatwoot_rows(chatwoot)["contacts"] == []
+
+
+def test_a_long_history_is_split_into_ordered_liquid_safe_parts(chatwoot, settings):
+    settings.HANDOFF_NOTE_MAX_CHARS = 600
+    lead = qualified_lead()
+    lead_services.messages_add(
+        lead=lead,
+        messages=[
+            lead_services.NewMessage(sender="lead", content=f"Mensagem {i}: olá {{{{contact.name}}}}")
+            for i in range(12)
+        ],
+    )
+    Handoff.objects.update(history_until=None)
+    handoff = settle(lead)
+    notes = private_notes(chatwoot)
+    total = len(handoff.note_message_ids)
+    assert total >= 3 and len(notes) == total
+    assert [n["content"].rsplit(":", 1)[-1].strip("`") for n in notes] == [f"{i}/{total}" for i in range(1, total + 1)]
+    assert all(len(n["content"]) <= 600 for n in notes)
+    joined = "".join(n["content"] for n in notes)
+    assert "Mensagem 11: olá {\u200b{contact.name}\u200b}" in joined  # Liquid did not render it
+
+
+def test_every_call_is_audited_without_the_token(chatwoot):
+    handoff = settle(qualified_lead())
+    calls = ChatwootCall.objects.filter(handoff=handoff)
+    assert calls.count() == 6
+    assert set(calls.values_list("step", flat=True)) == {"contact", "conversation", "labels", "assignment"}
+    assert all(call.duration_ms >= 0 and call.status == 200 for call in calls)
+    for call in calls:
+        assert "sandbox-token" not in f"{call.request} {call.response}"
+
+
+def test_the_api_shows_the_handoff_with_its_conversation_url_and_agent(chatwoot, api):
+    lead = qualified_lead()
+    handoff = settle(lead)
+    body = api.get(f"/api/v1/leads/{lead.pk}/").json()
+    assert body["status"] == "handed_off"
+    assert body["handoff"]["state"] == "done"
+    assert body["handoff"]["conversation_url"] == (
+        f"{chatwoot.base_url}/app/accounts/1/conversations/{handoff.conversation_id}"
+    )
+    assert body["handoff"]["assignee"] == {"id": handoff.assignee_id, "name": handoff.assignee_name}
+
+
+def test_a_resolved_lead_requalified_later_gets_a_new_handoff(chatwoot):
+    lead = qualified_lead()
+    first = settle(lead)
+    Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.CONVERTIDO)
+    lead_services.lead_upsert(phone=phone_parse(lead.phone), data={"qualification_score": 8})
+    assert lead.handoffs.count() == 2
+    second = lead.handoffs.exclude(pk=first.pk).get()
+    assert second.state == Handoff.State.QUEUED and second.trigger == "score"
+
+
+def test_one_active_handoff_per_lead(chatwoot):
+    lead = qualified_lead()
+    from handoff.services import handoff_create
+
+    assert handoff_create(lead=lead, trigger="admin") == lead.handoffs.get()
+    assert lead.handoffs.count() == 1
+
+
+def test_a_cancelled_handoff_stops_at_its_next_checkpoint(chatwoot, faults, admin_user):
+    from handoff.services import handoff_cancel
+
+    lead = qualified_lead()
+    handoff = lead.handoffs.get()
+    faults.add(Rule("POST", r"/contacts$", "before", before=lambda: handoff_cancel(handoff=handoff, user=admin_user)))
+    assert handoff_process(handoff_id=handoff.pk) == "lease lost"
+    handoff.refresh_from_db()
+    assert handoff.state == Handoff.State.CANCELLED
+    assert chatwoot_rows(chatwoot)["conversations"] == []
