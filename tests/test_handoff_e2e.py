@@ -1,0 +1,124 @@
+"""End to end: Atlas's trigger → the real django-q2 worker (qcluster) → the Chatwoot sandbox failing 20% of calls.
+
+The test process plays the django-q2 scheduler: it runs the sweep every second instead of every minute.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from handoff.models import ChatwootCall, Handoff
+from handoff.services import handoffs_sweep
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parent.parent
+LEADS = 20
+SETTLE_SECONDS = 240
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker(sandbox, tmp_path, settings):
+    """The real worker: `manage.py qcluster` in its own process, configured for the sandbox and fast retries."""
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CHATWOOT_", "HANDOFF_"))},
+        "DJANGO_SETTINGS_MODULE": "nexa.settings.base",
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,  # django-q2 signs queued tasks with it
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": "",
+        "CHATWOOT_BASE_URL": sandbox.base_url,
+        "CHATWOOT_ACCOUNT_ID": "1",
+        "CHATWOOT_API_TOKEN": "sandbox-token",
+        "CHATWOOT_INBOX_ID": "1",
+        "CHATWOOT_READ_TIMEOUT": "1",
+        "CHATWOOT_PAUSE_ON_429_SECONDS": "1",
+        "HANDOFF_RETRY_BASE_SECONDS": "0.5",
+        "HANDOFF_RETRY_CAP_SECONDS": "2",
+        "HANDOFF_MAX_ATTEMPTS": "40",
+        "Q_WORKERS": "3",
+        "LOG_LEVEL": "WARNING",
+    }
+    settings.CHATWOOT_BASE_URL = sandbox.base_url
+    log = (tmp_path / "qcluster.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
+    )
+    yield process
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+    if process.returncode not in (0, -signal.SIGTERM):
+        print((tmp_path / "qcluster.log").read_text()[-3000:])
+
+
+def trigger_payload(index: int) -> dict:
+    return {
+        "id": f"atlas-e2e-{index}",
+        "name": f"Lead Teste {index}",
+        "phone": f"+55 11 9{70_000_000 + index}",
+        "email": f"lead{index}@exemplo.com.br",
+        "interest": "Energia solar residencial",
+        "qualification_score": 8,
+        "bot_history": f"Lead: Oi, sou o lead {index}\nBot: Olá! Como posso ajudar?\nLead: Quero um orçamento",
+    }
+
+
+def wait_until_settled(expected: int) -> list[Handoff]:
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while time.monotonic() < deadline:
+        handoffs = list(Handoff.objects.all())
+        if len(handoffs) == expected and all(not h.is_active for h in handoffs):
+            return handoffs
+        handoffs_sweep()
+        time.sleep(1)
+    states = Counter(h.state for h in Handoff.objects.all())
+    pytest.fail(f"handoffs did not settle in {SETTLE_SECONDS}s: {dict(states)}")
+
+
+def test_every_lead_reaches_chatwoot_exactly_once_through_the_real_worker_despite_faults(api, sandbox, worker):
+    sandbox.set_faults(
+        rate=0.2,
+        kinds=("error", "429", "reset", "timeout_after_commit", "reset_after_commit"),
+        seed=11,
+        slow_seconds=1.5,
+    )
+    for index in range(LEADS):
+        assert api.post("/api/v1/handoffs/", trigger_payload(index), format="json").status_code == 202
+    handoffs = wait_until_settled(LEADS)
+
+    assert Counter(h.state for h in handoffs) == {Handoff.State.DONE: LEADS}
+    rows = sandbox.state_dump()
+    assert len(rows["contacts"]) == LEADS
+    assert len({c["phone_number"] for c in rows["contacts"]}) == LEADS
+    assert len(rows["conversations"]) == LEADS
+    assert len({(ci["contact_id"], ci["inbox_id"]) for ci in rows["contact_inboxes"]}) == len(rows["contact_inboxes"])
+    notes = [m["content"] for m in rows["messages"] if m["private"]]
+    assert len(notes) == LEADS == len(set(notes))
+    assert {h.conversation_id for h in handoffs} == {c["display_id"] for c in rows["conversations"]}
+
+    faults = Counter(r.outcome for r in sandbox.requests if isinstance(r.outcome, str))
+    attempts = sum(h.attempts for h in handoffs)
+    print(
+        f"\nend-to-end: {LEADS} leads → {len(rows['conversations'])} conversations, "
+        f"{len(rows['contacts'])} contacts, {len(notes)} notes; {attempts} attempts; "
+        f"{ChatwootCall.objects.count()} Chatwoot calls; injected faults: {dict(faults)}"
+    )
+    assert sum(faults.values()) > 0, "the sandbox must actually have failed some calls"
