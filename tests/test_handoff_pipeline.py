@@ -115,6 +115,18 @@ def test_an_existing_contact_found_by_its_twin_phone_is_adopted_and_merged(chatw
     assert len(rows["contact_inboxes"]) == 1  # created once, with our source_id
 
 
+def test_another_persons_email_never_merges_two_phones(chatwoot):
+    url = f"{chatwoot.base_url}/api/v1/accounts/1/contacts"
+    other = {"name": "Irmã", "phone_number": "+5521998887766", "email": "mariana@exemplo.com.br"}
+    requests.post(url, json=other, headers=HEADERS, timeout=5)
+    handoff = settle(qualified_lead())
+    rows = chatwoot_rows(chatwoot)
+    assert len(rows["contacts"]) == 2
+    ours = next(c for c in rows["contacts"] if c["id"] == handoff.contact_id)
+    assert ours["phone_number"] == "+5511987654321" and not ours["email"]
+    assert len(rows["conversations"]) == 1
+
+
 def test_an_open_conversation_is_reused_and_keeps_its_agent_and_labels(chatwoot):
     base = f"{chatwoot.base_url}/api/v1/accounts/1"
     contact = requests.post(

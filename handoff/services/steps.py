@@ -54,19 +54,19 @@ def _contact_find_or_create(run, client: ChatwootClient, lead: Lead) -> Contact:
         handoff_event(run.handoff, "contact", f"Contato {found.id} encontrado no Chatwoot.")
         run.checkpoint(contact_id=found.id)
         return found
+    fields = {
+        "identifier": _identifier(lead),
+        "name": lead.name[:255],
+        "email": lead.email,
+        "phone_number": lead.phone,
+        "custom_attributes": _contact_attributes(lead),
+    }
     try:
-        created, source_id = client.contact_create(
-            inbox_id=client.settings.inbox_id,
-            source_id=_source_id(lead),
-            identifier=_identifier(lead),
-            name=lead.name[:255],
-            email=lead.email,
-            phone_number=lead.phone,
-            custom_attributes=_contact_attributes(lead),
-        )
+        created, source_id = _contact_create(client, lead, fields)
     except ChatwootPermanentError as err:
-        # B.2: a duplicate is a 422 naming the attributes but not the contact; find it and adopt it.
-        adopted = _contact_find(client, lead, also_email=True) if err.status == 422 and err.attributes else None
+        # B.2: a duplicate is a 422 naming the attributes but not the contact. Ours (same identifier, phone
+        # or twin, created meanwhile) is adopted; another person's e-mail never merges two phones.
+        adopted = _contact_find(client, lead) if err.status == 422 else None
         if adopted is None:
             raise
         handoff_event(run.handoff, "contact", f"Contato {adopted.id} já existia ({', '.join(err.attributes)}).")
@@ -78,14 +78,23 @@ def _contact_find_or_create(run, client: ChatwootClient, lead: Lead) -> Contact:
     return created
 
 
-def _contact_find(client: ChatwootClient, lead: Lead, *, also_email: bool = False) -> Contact | None:
+def _contact_create(client: ChatwootClient, lead: Lead, fields: dict):
+    inbox_id, source_id = client.settings.inbox_id, _source_id(lead)
+    try:
+        return client.contact_create(inbox_id=inbox_id, source_id=source_id, **fields)
+    except ChatwootPermanentError as err:
+        if err.status != 422 or err.attributes != ["email"] or _contact_find(client, lead):
+            raise
+        # The e-mail belongs to another contact (another phone): keep the two people apart.
+        return client.contact_create(inbox_id=inbox_id, source_id=source_id, **{**fields, "email": ""})
+
+
+def _contact_find(client: ChatwootClient, lead: Lead) -> Contact | None:
     """One filter call (B.4): our identifier first, then the exact phone, then its 9th-digit twin."""
     wanted = [("identifier", _identifier(lead)), ("phone_number", lead.phone)]
     twin = phone_twin(lead.phone)
     if twin:
         wanted.append(("phone_number", twin))
-    if also_email and lead.email:
-        wanted.append(("email", lead.email))
     matches = client.contacts_filter(wanted)
     for key, value in wanted:
         for match in matches:
