@@ -1,0 +1,67 @@
+"""`manage.py check_chatwoot`: what it finds, and the fix it prints."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+pytestmark = pytest.mark.django_db
+
+
+def run() -> tuple[str, bool]:
+    out = io.StringIO()
+    try:
+        call_command("check_chatwoot", stdout=out)
+    except CommandError:
+        return out.getvalue(), False
+    return out.getvalue(), True
+
+
+def test_a_good_configuration_passes(chatwoot):
+    output, ok = run()
+    assert ok, output
+    assert "Conta 1: administrador" in output and "Agentes da caixa: 3 (2 online agora)" in output
+
+
+def test_missing_settings_are_named(settings):
+    settings.CHATWOOT_BASE_URL, settings.CHATWOOT_API_TOKEN = "", ""
+    output, ok = run()
+    assert not ok
+    assert "CHATWOOT_BASE_URL" in output and "CHATWOOT_API_TOKEN" in output
+
+
+def test_an_unreachable_url_says_so(chatwoot, settings):
+    settings.CHATWOOT_BASE_URL = "http://127.0.0.1:9"
+    output, ok = run()
+    assert not ok and "Confira a URL" in output
+
+
+def test_a_wrong_token_says_where_to_find_the_right_one(chatwoot, settings):
+    settings.CHATWOOT_API_TOKEN = "errado"
+    output, ok = run()
+    assert not ok and "Perfil → Token de acesso" in output
+    assert "errado" not in output
+
+
+def test_a_bot_token_is_recognised(chatwoot, settings):
+    settings.CHATWOOT_API_TOKEN = chatwoot.bot_token
+    output, ok = run()
+    assert not ok and "token de bot" in output
+
+
+def test_an_agent_token_is_a_warning_with_the_reason(chatwoot, settings):
+    settings.CHATWOOT_API_TOKEN = chatwoot.agent_tokens[2]
+    output, ok = run()
+    assert not ok and "Use o token de um administrador" in output
+
+
+def test_a_wrong_account_lists_the_users_accounts(chatwoot, settings):
+    settings.CHATWOOT_ACCOUNT_ID = 99
+    output, ok = run()
+    assert not ok and "não pertence à conta 99" in output
+
+
+def test_a_wrong_inbox_says_where_to_find_the_id(chatwoot, settings):
+    settings.CHATWOOT_INBOX_ID = 77
+    output, ok = run()
+    assert not ok and "Caixas de entrada" in output

@@ -1,0 +1,145 @@
+"""Admin actions on leads and handoffs: permission-gated, confirmed first, recorded on the timeline."""
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from handoff.models import Handoff
+from leads.models import Lead
+from tests.factories import LeadFactory
+from tests.test_handoff_pipeline import qualified_lead, settle
+
+pytestmark = pytest.mark.django_db
+
+LEADS = "/admin/leads/lead/"
+HANDOFFS = "/admin/handoff/handoff/"
+
+
+def act(client, url, action, objects, **extra):
+    return client.post(url, {"action": action, "_selected_action": [str(o.pk) for o in objects], **extra})
+
+
+@pytest.fixture
+def agent_client(client):
+    user = User.objects.create_user("agente", is_staff=True)
+    user.groups.add(Group.objects.get(name="Agents"))
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def manager_client(client):
+    user = User.objects.create_user("gerente", is_staff=True)
+    user.groups.add(Group.objects.get(name="Managers"))
+    client.force_login(user)
+    return client
+
+
+def test_hand_off_now_asks_for_confirmation_first(agent_client):
+    lead = LeadFactory(qualification_score=3)
+    page = act(agent_client, LEADS, "handoff_now", [lead])
+    assert page.status_code == 200
+    assert "Sim, tenho certeza" in page.content.decode()
+    assert not Handoff.objects.exists()
+
+
+def test_hand_off_now_bypasses_the_threshold_and_records_who(agent_client):
+    lead = LeadFactory(qualification_score=3)
+    act(agent_client, LEADS, "handoff_now", [lead], post="yes")
+    handoff = lead.handoffs.get()
+    assert (handoff.trigger, handoff.triggered_by, handoff.state) == ("admin", agent_client.user, "queued")
+
+
+def test_managers_cannot_trigger_handoffs(manager_client):
+    lead = LeadFactory()
+    act(manager_client, LEADS, "handoff_now", [lead], post="yes")
+    assert not Handoff.objects.exists()
+
+
+def test_agents_are_offered_the_handoff_actions(agent_client):
+    LeadFactory()
+    response = agent_client.get(LEADS)
+    actions = set(response.context["cl"].model_admin.get_actions(response.wsgi_request))
+    assert {"handoff_now", "handoff_retry", "handoff_reassign", "handoff_cancel"} <= actions
+
+
+def test_managers_are_not_offered_handoff_actions(manager_client):
+    LeadFactory()
+    response = manager_client.get(LEADS)
+    actions = set(response.context["cl"].model_admin.get_actions(response.wsgi_request))
+    assert actions == {"export_csv"}
+
+
+def test_retry_requeues_a_failed_handoff_and_keeps_its_checkpoints(agent_client, chatwoot, settings):
+    settings.CHATWOOT_API_TOKEN = "wrong"
+    lead = qualified_lead()
+    failed = settle(lead)
+    assert failed.state == "failed"
+    act(agent_client, LEADS, "handoff_retry", [lead], post="yes")
+    failed.refresh_from_db()
+    assert (failed.state, failed.attempts) == ("queued", 0)
+    assert failed.events.filter(kind="retried").exists()
+    settings.CHATWOOT_API_TOKEN = "sandbox-token"
+    assert settle(lead).state == "done"
+
+
+def test_cancel_stops_a_queued_handoff(agent_client, chatwoot):
+    lead = qualified_lead()
+    act(agent_client, LEADS, "handoff_cancel", [lead], post="yes")
+    assert lead.handoffs.get().state == "cancelled"
+
+
+def test_reassign_lists_chatwoots_agents_and_teams_then_assigns(agent_client, chatwoot):
+    lead = qualified_lead()
+    handoff = settle(lead)
+    page = act(agent_client, LEADS, "handoff_reassign", [lead])
+    html = page.content.decode()
+    assert "Carla Dias" in html and "Vendas" in html
+    act(agent_client, LEADS, "handoff_reassign", [lead], post="yes", agent_id="3")
+    handoff.refresh_from_db()
+    assert (handoff.assignee_id, handoff.assignee_name) == (3, "Carla Dias")
+    conversation = chatwoot.state_dump()["conversations"][0]
+    assert conversation["assignee_id"] == 3
+    assert handoff.events.filter(kind="reassigned").exists()
+    assert handoff.calls.filter(step="reassign").exists()
+
+
+def test_reassign_of_a_lead_not_yet_in_chatwoot_is_refused_with_a_message(agent_client, chatwoot):
+    lead = LeadFactory()
+    response = act(agent_client, LEADS, "handoff_reassign", [lead], post="yes", agent_id="2")
+    assert response.status_code == 302
+    assert not Handoff.objects.exists()
+
+
+def test_the_lead_page_shows_the_timeline_decision_and_chatwoot_link(admin_client, chatwoot):
+    lead = qualified_lead()
+    handoff = settle(lead)
+    html = admin_client.get(f"{LEADS}{lead.pk}/change/").content.decode()
+    assert "Concluída" in html and "abrir no Chatwoot" in html
+    assert handoff.conversation_url in html
+    assert "Rodízio" in html and "Contato" in html
+
+
+def test_handoff_admin_actions_retry_and_cancel(agent_client, chatwoot):
+    lead = qualified_lead()
+    handoff = lead.handoffs.get()
+    act(agent_client, HANDOFFS, "cancel", [handoff], post="yes")
+    handoff.refresh_from_db()
+    assert handoff.state == "cancelled"
+
+
+@pytest.mark.parametrize(
+    "path", ["/admin/handoff/handoff/", "/admin/handoff/chatwootcall/", "/admin/handoff/routingrule/"]
+)
+def test_handoff_admin_pages_load(admin_client, chatwoot, path):
+    settle(qualified_lead())
+    assert admin_client.get(path).status_code == 200
+
+
+def test_an_admin_score_edit_queues_a_handoff_recording_who(admin_client, admin_user, settings):
+    settings.HANDOFF_SCORE_THRESHOLD = 7
+    lead = LeadFactory(qualification_score=3, status=Lead.Status.NOVO)
+    form = {"name": lead.name, "phone": lead.phone, "status": "novo", "qualification_score": 9}
+    admin_client.post(f"{LEADS}{lead.pk}/change/", form)
+    handoff = lead.handoffs.get()
+    assert (handoff.trigger, handoff.triggered_by) == ("admin", admin_user)
