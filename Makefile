@@ -5,6 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+SANDBOX_PORT ?= 3000
 export DJANGO_DEBUG ?= true
 
 .PHONY: run test lint install bench-changelist clean
@@ -19,14 +20,22 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## run: install, migrate, create the demo admin and leads, start the web server and the worker
+## run: install, migrate, demo data, then the web server, the worker and (without a Chatwoot) the sandbox
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo_setup
-	@echo "Nexa is starting: admin http://$(HOST):$(PORT)/admin/  API docs http://$(HOST):$(PORT)/api/docs/"
-	@$(PY) manage.py qcluster & worker=$$!; \
-		trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
-		$(PY) manage.py runserver $(HOST):$(PORT)
+	@pids=""; demo_flags=""; \
+	if [ -z "$$($(PY) manage.py shell -v 0 -c 'from django.conf import settings; print(settings.CHATWOOT_BASE_URL)')" ]; then \
+		export CHATWOOT_BASE_URL=http://127.0.0.1:$(SANDBOX_PORT) CHATWOOT_ACCOUNT_ID=1 \
+			CHATWOOT_API_TOKEN=sandbox-token CHATWOOT_INBOX_ID=1; \
+		$(PY) manage.py chatwoot_sandbox --port $(SANDBOX_PORT) --token sandbox-token & pids="$$pids $$!"; \
+		demo_flags="--fresh-sandbox"; \
+		echo "No Chatwoot configured: the Chatwoot sandbox runs at http://127.0.0.1:$(SANDBOX_PORT)/"; \
+	fi; \
+	trap 'kill $$pids 2>/dev/null; wait' EXIT; \
+	$(PY) manage.py demo_setup $$demo_flags || exit 1; \
+	$(PY) manage.py qcluster & pids="$$pids $$!"; \
+	echo "Nexa: admin http://$(HOST):$(PORT)/admin/  API docs http://$(HOST):$(PORT)/api/docs/"; \
+	$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## test: the whole suite (SQLite by default; set DATABASE_URL=postgres://... for PostgreSQL)
 test: install

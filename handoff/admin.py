@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from handoff import services
@@ -191,7 +192,9 @@ def handoff_card(handoff: Handoff) -> str:
         else ""
     )
     events = format_html_join(
-        "", "<li>{} — {}</li>", ((f"{e.created_at:%d/%m %H:%M:%S}", e.message) for e in handoff.events.all())
+        "",
+        "<li>{} — {}</li>",
+        ((f"{timezone.localtime(e.created_at):%d/%m %H:%M:%S}", e.message) for e in handoff.events.all()),
     )
     return format_html(
         '<div style="margin-bottom:1em"><strong>{}</strong> · {} · tentativas: {} · agente: {}{}{}<ul>{}</ul></div>',

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from leads import services
+from leads.models import Lead
 from leads.phones import phone_parse
 
 DEMO_LEADS = [
@@ -93,9 +94,18 @@ DEMO_LEADS = [
 ]
 
 
-def demo_leads_load() -> int:
-    """Upsert the demo leads (safe to run again); returns how many there are."""
+def demo_leads_load(*, fresh: bool = False) -> int:
+    """Upsert the demo leads (safe to run again); returns how many there are.
+
+    `fresh`: Chatwoot is a new sandbox that knows none of them, so they start over and the qualified ones are
+    handed off again (their earlier handoffs pointed at the previous sandbox).
+    """
     now = timezone.now()
+    if fresh:
+        demo = Lead.objects.filter(external_id__in=[d["external_id"] for d in DEMO_LEADS])
+        for lead in demo:
+            lead.handoffs.all().delete()
+        demo.update(status=Lead.Status.NOVO, chatwoot_contact_id=None, chatwoot_conversation_id=None, closed_at=None)
     for index, demo in enumerate(DEMO_LEADS):
         data = {key: demo[key] for key in ("external_id", "name", "email", "interest", "qualification_score")}
         lead, _ = services.lead_upsert(phone=phone_parse(demo["phone"]), data=data)

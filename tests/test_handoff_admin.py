@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.utils import timezone
 
 from handoff.models import Handoff
 from leads.models import Lead
@@ -118,6 +119,8 @@ def test_the_lead_page_shows_the_timeline_decision_and_chatwoot_link(admin_clien
     assert "Concluída" in html and "abrir no Chatwoot" in html
     assert handoff.conversation_url in html
     assert "Rodízio" in html and "Contato" in html
+    queued = handoff.events.get(kind="queued").created_at
+    assert f"{timezone.localtime(queued):%d/%m %H:%M:%S} — Na fila" in html  # local time, not UTC
 
 
 def test_handoff_admin_actions_retry_and_cancel(agent_client, chatwoot):

@@ -20,8 +20,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
         parser.add_argument("--password", help="Default: a new random password, printed.")
+        parser.add_argument(
+            "--fresh-sandbox",
+            action="store_true",
+            help="Chatwoot is a new, empty sandbox: hand the qualified demo leads off to it again.",
+        )
 
-    def handle(self, *args, username: str, password: str | None, **options):
+    def handle(self, *args, username: str, password: str | None, fresh_sandbox: bool, **options):
         password = password or secrets.token_urlsafe(9)
         user, _ = get_user_model().objects.get_or_create(username=username)
         user.is_staff = user.is_superuser = True
@@ -30,7 +35,7 @@ class Command(BaseCommand):
         # Keys are stored hashed, so the demo key is replaced on every run to be printable.
         APIKey.objects.filter(name=DEMO_KEY_NAME, revoked=False).update(revoked=True)
         _, key = APIKey.objects.create_key(name=DEMO_KEY_NAME)
-        count = demo_leads_load()
+        count = demo_leads_load(fresh=fresh_sandbox)
         self.stdout.write(self.style.SUCCESS(f"{count} demo leads loaded."))
         self.stdout.write(self.style.SUCCESS(f"Demo admin login → user: {username}  password: {password}"))
         self.stdout.write(self.style.SUCCESS(f"Demo API key → Authorization: Bearer {key}"))
