@@ -24,13 +24,13 @@ import django
 
 django.setup()
 
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
 
-from leads.bulk import leads_generate, progress_bar  # noqa: E402
-from leads.models import Lead  # noqa: E402
+from leads.bulk import leads_generate, progress_bar
+from leads.models import Lead
 
 PAGES = {
     "baseline: group changelist": "/admin/auth/group/",
