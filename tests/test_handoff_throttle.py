@@ -1,0 +1,109 @@
+"""The shared 429 pause and request budget, on the database and on Redis; and what a queued task carries."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from handoff import throttle
+from handoff.models import ChatwootThrottle
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=["database", "redis"])
+def backend(request, settings):
+    if request.param == "redis":
+        import redis
+
+        settings.REDIS_URL = "redis://127.0.0.1:6379/15"
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        try:
+            client.flushdb()
+        except redis.ConnectionError:
+            pytest.skip("needs Redis on 127.0.0.1:6379 (.ci/run starts it)")
+        yield request.param
+        client.flushdb()
+    else:
+        settings.REDIS_URL = ""
+        yield request.param
+
+
+def test_the_budget_defers_calls_past_the_limit_until_the_next_minute(backend, settings):
+    settings.CHATWOOT_RATE_LIMIT_PER_MINUTE = 3
+    for _ in range(3):
+        throttle.throttle_before_call()
+    with pytest.raises(throttle.ChatwootDeferred) as deferred:
+        throttle.throttle_before_call()
+    assert timezone.now() < deferred.value.until <= timezone.now() + timedelta(seconds=61)
+
+
+def test_a_pause_stops_every_call_until_it_ends(backend):
+    until = throttle.throttle_pause(30)
+    with pytest.raises(throttle.ChatwootDeferred) as deferred:
+        throttle.throttle_before_call()
+    assert abs((deferred.value.until - until).total_seconds()) < 1
+
+
+def test_a_shorter_pause_never_shortens_a_longer_one(backend):
+    longer = throttle.throttle_pause(60)
+    throttle.throttle_pause(5)
+    with pytest.raises(throttle.ChatwootDeferred) as deferred:
+        throttle.throttle_before_call()
+    assert abs((deferred.value.until - longer).total_seconds()) < 1
+
+
+def test_the_database_budget_restarts_each_window(settings):
+    settings.REDIS_URL, settings.CHATWOOT_RATE_LIMIT_PER_MINUTE = "", 1
+    throttle.throttle_before_call()
+    ChatwootThrottle.objects.update(window_started_at=timezone.now() - timedelta(seconds=61))
+    throttle.throttle_before_call()  # a new window: allowed again
+    assert ChatwootThrottle.objects.get().window_count == 1
+
+
+def test_a_queued_task_carries_only_the_handoff_id(monkeypatch):
+    from handoff.services import lifecycle
+
+    sent = []
+    monkeypatch.setattr(lifecycle, "async_task", lambda *args, **kwargs: sent.append((args, kwargs)))
+    lifecycle.handoff_enqueue("4f1c2d9e-0000-4000-8000-000000000001")
+    assert sent == [(("handoff.tasks.handoff_process", "4f1c2d9e-0000-4000-8000-000000000001"), {"group": "handoff"})]
+
+
+def test_a_failed_enqueue_is_logged_and_left_to_the_sweep(monkeypatch, caplog):
+    from handoff.services import lifecycle
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(lifecycle, "async_task", broken)
+    lifecycle.handoff_enqueue("4f1c2d9e-0000-4000-8000-000000000001")
+    assert "could not enqueue" in caplog.text
+
+
+def test_the_sweep_enqueues_due_and_abandoned_handoffs_only(monkeypatch):
+    from handoff.models import Handoff
+    from handoff.services import lifecycle
+    from tests.factories import LeadFactory
+
+    now = timezone.now()
+    due = Handoff.objects.create(lead=LeadFactory(), trigger="score", next_attempt_at=now - timedelta(seconds=1))
+    Handoff.objects.create(lead=LeadFactory(), trigger="score", next_attempt_at=now + timedelta(minutes=5))
+    abandoned = Handoff.objects.create(
+        lead=LeadFactory(), trigger="score", state="in_progress", lease_expires_at=now - timedelta(seconds=1)
+    )
+    Handoff.objects.create(
+        lead=LeadFactory(), trigger="score", state="in_progress", lease_expires_at=now + timedelta(minutes=5)
+    )
+    Handoff.objects.create(lead=LeadFactory(), trigger="score", state="failed", next_attempt_at=now - timedelta(days=1))
+    sent = []
+    monkeypatch.setattr(lifecycle, "async_task", lambda task, handoff_id, **kwargs: sent.append(handoff_id))
+    assert lifecycle.handoffs_sweep() == 2
+    assert set(sent) == {str(due.pk), str(abandoned.pk)}
+
+
+def test_the_sweep_is_scheduled_every_minute():
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(name="handoffs_sweep")
+    assert (schedule.func, schedule.schedule_type, schedule.minutes) == ("handoff.tasks.handoffs_sweep", "I", 1)
