@@ -164,6 +164,10 @@ CHATWOOT_ACCOUNT_ID = env.int("CHATWOOT_ACCOUNT_ID", default=None)
 CHATWOOT_API_TOKEN = env("CHATWOOT_API_TOKEN", default="")
 CHATWOOT_INBOX_ID = env.int("CHATWOOT_INBOX_ID", default=None)
 CHATWOOT_WEBHOOK_SECRETS = env.list("CHATWOOT_WEBHOOK_SECRETS", default=[])
+CHATWOOT_WEBHOOK_TOLERANCE_SECONDS = env.int("CHATWOOT_WEBHOOK_TOLERANCE_SECONDS", default=300)
+CHATWOOT_WEBHOOK_MAX_BYTES = env.int("CHATWOOT_WEBHOOK_MAX_BYTES", default=1024 * 1024)
+# Chatwoot before 4.11.2 signs nothing (API-NOTES F.6): an explicit opt-in accepts ?token=<this> in the URL instead.
+CHATWOOT_WEBHOOK_URL_TOKEN = env("CHATWOOT_WEBHOOK_URL_TOKEN", default="")
 
 CHATWOOT_CONNECT_TIMEOUT = env.float("CHATWOOT_CONNECT_TIMEOUT", default=3.05)
 CHATWOOT_READ_TIMEOUT = env.float("CHATWOOT_READ_TIMEOUT", default=10.0)
@@ -181,6 +185,19 @@ HANDOFF_RETRY_CAP_SECONDS = env.float("HANDOFF_RETRY_CAP_SECONDS", default=600.0
 HANDOFF_LEASE_SECONDS = env.int("HANDOFF_LEASE_SECONDS", default=360)
 HANDOFF_NOTE_MAX_CHARS = env.int("HANDOFF_NOTE_MAX_CHARS", default=140_000)  # Chatwoot's limit is 150,000 (D)
 HANDOFF_SWEEP_BATCH = env.int("HANDOFF_SWEEP_BATCH", default=500)
+
+# Outcomes when Chatwoot resolves a conversation: a lost label wins, then a won label, else the default.
+HANDOFF_LOST_LABELS = env.list("HANDOFF_LOST_LABELS", default=["perdido"])
+HANDOFF_WON_LABELS = env.list("HANDOFF_WON_LABELS", default=["convertido", "ganho"])
+HANDOFF_DEFAULT_OUTCOME = env("HANDOFF_DEFAULT_OUTCOME", default="convertido")
+# Speed-to-lead: minutes for the first human reply, measured from the handoff (routing rules may override).
+HANDOFF_SLA_MINUTES = env.int("HANDOFF_SLA_MINUTES", default=5)
+HANDOFF_SLA_MAX_ESCALATIONS = env.int("HANDOFF_SLA_MAX_ESCALATIONS", default=2)
+# Optional business hours for the SLA clock, in TIME_ZONE, e.g. "mon-fri 08:00-18:00, sat 09:00-13:00".
+HANDOFF_BUSINESS_HOURS = env("HANDOFF_BUSINESS_HOURS", default="")
+# Webhooks are never re-sent (F.5): conversations silent for this long are polled.
+HANDOFF_RECONCILE_AFTER_MINUTES = env.int("HANDOFF_RECONCILE_AFTER_MINUTES", default=30)
+HANDOFF_RECONCILE_BATCH = env.int("HANDOFF_RECONCILE_BATCH", default=100)
 
 LOGGING = {
     "version": 1,

@@ -1,4 +1,4 @@
-"""The handoff outbox, its timeline, the audit of every Chatwoot call, and routing state."""
+"""The handoff outbox and its timeline."""
 
 import uuid
 
@@ -28,6 +28,7 @@ class Handoff(models.Model):
         SCORE = "score", "Nota atingiu o limiar"
         API = "api", "Pedido do Atlas (API)"
         ADMIN = "admin", "Manual (admin)"
+        RETURNED = "returned", "O lead voltou pelo Chatwoot"
 
     ACTIVE_STATES = (State.QUEUED, State.IN_PROGRESS)
 
@@ -76,6 +77,25 @@ class Handoff(models.Model):
     assignee_name = models.CharField("agente", max_length=255, blank=True)
     team_id = models.BigIntegerField(null=True, blank=True)
     team_name = models.CharField("time", max_length=255, blank=True)
+
+    # What Chatwoot says happened next (webhooks and reconciliation).
+    chatwoot_status = models.CharField("situação no Chatwoot", max_length=20, blank=True)
+    chatwoot_updated_at = models.FloatField(
+        null=True, blank=True, help_text="Chatwoot's updated_at of the newest conversation state applied."
+    )
+    chatwoot_heard_at = models.DateTimeField(
+        "notícias do Chatwoot em", null=True, blank=True, help_text="The last webhook or poll about this conversation."
+    )
+    first_reply_at = models.DateTimeField("primeira resposta humana", null=True, blank=True)
+    first_reply_agent_name = models.CharField(max_length=255, blank=True)
+    resolved_at = models.DateTimeField("resolvida em", null=True, blank=True)
+    outcome = models.CharField("resultado", max_length=20, blank=True)
+    escalations = models.PositiveSmallIntegerField("escalonamentos", default=0)
+    sla_started_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Since when the current agent has had to reply (the handoff, or the last escalation).",
+    )
 
     class Meta:
         ordering = ("-created_at",)
@@ -131,89 +151,3 @@ class HandoffEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message[:60]}"
-
-
-class ChatwootCall(models.Model):
-    """One row per Chatwoot request: the request without headers (the token lives only there)."""
-
-    handoff = models.ForeignKey(Handoff, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls")
-    step = models.CharField("etapa", max_length=40, blank=True)
-    method = models.CharField(max_length=10)
-    path = models.CharField(max_length=500)
-    status = models.PositiveSmallIntegerField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField("duração (ms)")
-    request = models.JSONField(null=True, blank=True)
-    response = models.TextField(blank=True)
-    error_class = models.CharField("erro", max_length=60, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    class Meta:
-        ordering = ("-created_at", "-id")
-        verbose_name = "chamada ao Chatwoot"
-        verbose_name_plural = "chamadas ao Chatwoot"
-        indexes = [models.Index(fields=["handoff", "created_at"], name="chatwootcall_handoff_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.method} {self.path} → {self.status or self.error_class}"
-
-
-class RoutingRule(models.Model):
-    """Which agents get a lead: the first enabled rule (by position) whose conditions all match."""
-
-    class Strategy(models.TextChoices):
-        CHATWOOT = "chatwoot", "Deixar com o Chatwoot (auto-atribuição)"
-        ROUND_ROBIN = "round_robin", "Rodízio"
-        LEAST_LOADED = "least_loaded", "Menos ocupado"
-        FIXED = "fixed", "Agente fixo (o primeiro da lista)"
-
-    name = models.CharField("nome", max_length=100)
-    position = models.PositiveIntegerField("ordem", default=0)
-    enabled = models.BooleanField("ativa", default=True)
-    min_score = models.PositiveSmallIntegerField("nota mínima", null=True, blank=True)
-    max_score = models.PositiveSmallIntegerField("nota máxima", null=True, blank=True)
-    interest_keywords = models.CharField(
-        "palavras no interesse", max_length=500, blank=True, help_text="Separadas por vírgula; basta uma aparecer."
-    )
-    area_codes = models.CharField("DDDs", max_length=200, blank=True, help_text="Separados por vírgula, ex.: 11, 21")
-    team_id = models.PositiveIntegerField("time no Chatwoot", null=True, blank=True)
-    agent_ids = models.CharField(
-        "agentes no Chatwoot",
-        max_length=500,
-        blank=True,
-        help_text="Ids separados por vírgula. Vazio: os membros do time, ou da caixa de entrada.",
-    )
-    strategy = models.CharField("estratégia", max_length=20, choices=Strategy.choices, default=Strategy.ROUND_ROBIN)
-    online_only = models.BooleanField(
-        "só agentes online", default=False, help_text="Se ninguém estiver online, usa todos os candidatos."
-    )
-
-    class Meta:
-        ordering = ("position", "id")
-        verbose_name = "regra de roteamento"
-        verbose_name_plural = "regras de roteamento"
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class RoundRobinCursor(models.Model):
-    """Whose turn it is in a pool; its row lock keeps two workers from taking the same turn."""
-
-    pool = models.CharField(max_length=100, unique=True)
-    last_agent_id = models.BigIntegerField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return f"{self.pool}: {self.last_agent_id}"
-
-
-class ChatwootThrottle(models.Model):
-    """Shared across workers when Redis is not configured: the pause after a 429 and the request budget window."""
-
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    paused_until = models.DateTimeField(null=True, blank=True)
-    window_started_at = models.DateTimeField(null=True, blank=True)
-    window_count = models.PositiveIntegerField(default=0)
-
-    def __str__(self) -> str:
-        return f"paused until {self.paused_until}"

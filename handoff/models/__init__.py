@@ -1,0 +1,16 @@
+"""Handoff models: the outbox and its timeline, the audit of Chatwoot calls, routing, webhook deliveries."""
+
+from handoff.models.calls import ChatwootCall, ChatwootThrottle
+from handoff.models.handoff import Handoff, HandoffEvent
+from handoff.models.routing import RoundRobinCursor, RoutingRule
+from handoff.models.webhooks import WebhookDelivery
+
+__all__ = [
+    "ChatwootCall",
+    "ChatwootThrottle",
+    "Handoff",
+    "HandoffEvent",
+    "RoundRobinCursor",
+    "RoutingRule",
+    "WebhookDelivery",
+]

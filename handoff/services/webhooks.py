@@ -1,0 +1,80 @@
+"""Webhook deliveries: store first (de-duplicated), then process in a task; failures are kept for reprocessing."""
+
+import logging
+import traceback
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from handoff import events
+from handoff.models import WebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+TASK = "handoff.tasks.webhook_process"
+
+
+def webhook_receive(*, body: str, headers: dict, payload: dict, delivery_id: str) -> str:
+    """Save the delivery and queue its processing; "accepted", "duplicate" or "ignored" (an event we don't use)."""
+    event = payload["event"]
+    handled = event in events.HANDLERS
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                delivery_id=delivery_id[:100],
+                event=event[:60],
+                message_id=_int(payload.get("id")) if event == "message_created" else None,
+                conversation_id=events.conversation_display_id(payload),
+                headers=headers,
+                body=body,
+                state=WebhookDelivery.State.RECEIVED if handled else WebhookDelivery.State.IGNORED,
+                result="" if handled else "evento não usado pelo Nexa",
+            )
+    except IntegrityError:
+        return "duplicate"
+    if not handled:
+        return "ignored"
+    webhook_enqueue(delivery.pk)
+    return "accepted"
+
+
+def webhook_enqueue(delivery_pk: int) -> None:
+    try:
+        async_task(TASK, delivery_pk, group="webhook")
+    except Exception:
+        # Kept as "received": the admin lists it, and "Reprocessar" runs it.
+        logger.exception("could not enqueue webhook delivery %s", delivery_pk)
+
+
+def webhook_process(*, delivery_pk: int) -> str:
+    """Apply one delivery through the handler table; every outcome is recorded on the delivery."""
+    delivery = WebhookDelivery.objects.get(pk=delivery_pk)
+    fields = {"attempts": delivery.attempts + 1, "processed_at": timezone.now(), "error": "", "traceback": ""}
+    try:
+        with transaction.atomic():
+            result = events.event_apply(delivery.event, delivery.body)
+        fields.update(state=WebhookDelivery.State.PROCESSED, result=result[:255])
+    except events.EventIgnored as ignored:
+        fields.update(state=WebhookDelivery.State.IGNORED, result=str(ignored)[:255])
+    except Exception as err:
+        logger.exception("webhook delivery %s (%s) failed", delivery.pk, delivery.event)
+        fields.update(
+            state=WebhookDelivery.State.FAILED,
+            error=f"{type(err).__name__}: {err}"[:2000],
+            traceback=traceback.format_exc()[-8000:],
+        )
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
+    return fields["state"]
+
+
+def webhook_reprocess(*, delivery: WebhookDelivery) -> str:
+    """From the admin: run a kept delivery again (handlers are idempotent)."""
+    return webhook_process(delivery_pk=delivery.pk)
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
