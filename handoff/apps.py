@@ -9,4 +9,4 @@ class HandoffConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from handoff import receivers  # noqa: F401 - connects the signal receivers
+        from handoff import checks, receivers  # noqa: F401 - registers the checks, connects the receivers

@@ -258,7 +258,12 @@ class ChatwootClient:
 
     def conversation_assign_team(self, conversation_id: int, team_id: int) -> Team | None:
         body = self._request("POST", f"/conversations/{conversation_id}/assignments", json={"team_id": team_id})
-        return Team(id=int(body["id"]), name=str(body.get("name") or "")) if isinstance(body, dict) else None
+        # C.4: an unknown team unassigns and answers null.
+        return (
+            Team(id=int(body["id"]), name=str(body.get("name") or ""))
+            if isinstance(body, dict) and body.get("id")
+            else None
+        )
 
     # Messages (D)
 

@@ -13,7 +13,8 @@ from handoff.chatwoot import (
     ChatwootNotFound,
     ChatwootTransientError,
 )
-from handoff.services.runner import chatwoot_client
+from handoff.routing import inbox_members
+from handoff.services.runner import CHATWOOT_SETTINGS, chatwoot_client
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,7 @@ class Check:
 
 def chatwoot_checks() -> Iterator[Check]:
     """Stops at the first check later ones depend on (no URL → no token check)."""
-    missing = [
-        name
-        for name in ("CHATWOOT_BASE_URL", "CHATWOOT_ACCOUNT_ID", "CHATWOOT_API_TOKEN", "CHATWOOT_INBOX_ID")
-        if not getattr(settings, name)
-    ]
+    missing = [name for name in CHATWOOT_SETTINGS if not getattr(settings, name)]
     if missing:
         yield Check(False, "Configuração", f"Defina {', '.join(missing)} no ambiente ou no .env (veja o README).")
         return
@@ -109,6 +106,13 @@ def _inbox_checks(client: ChatwootClient) -> Iterator[Check]:
         yield Check(False, f"Caixa de entrada {inbox_id}", str(err))
         return
     yield Check(True, f"Caixa de entrada {inbox_id}: {inbox.get('name', '')} ({inbox.get('channel_type', '')})")
+    if inbox.get("channel_type") != "Channel::Api":
+        yield Check(
+            False,
+            f"Canal da caixa {inbox_id}: {inbox.get('channel_type')}",
+            "Use uma caixa do tipo API: "
+            "o Nexa cria contatos com seu próprio source_id, que só serve para caixas de API (B.1, C.1).",
+        )
     if inbox.get("enable_auto_assignment"):
         yield Check(
             False,
@@ -116,10 +120,7 @@ def _inbox_checks(client: ChatwootClient) -> Iterator[Check]:
             "Com o rodízio do Nexa, desligue a "
             "atribuição automática da caixa (E), ou use a estratégia 'chatwoot' nas regras de roteamento.",
         )
-    try:
-        members = client.inbox_members(inbox_id)
-    except ChatwootAuthError:
-        members = client.assignable_agents(inbox_id)
+    members = inbox_members(client)
     if not members:
         yield Check(
             False,

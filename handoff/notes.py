@@ -25,23 +25,25 @@ def liquid_safe(text: str) -> str:
 
 
 def note_parts(*, handoff_id, lead: Lead, messages: list[Message], score: int | None, max_chars: int) -> list[str]:
-    """The note as one or more parts, each under `max_chars` with its marker."""
-    header = _header(lead, messages, score)
-    lines = [_line(message) for message in messages] or ["_Sem mensagens registradas._"]
-    budget = max_chars - 80  # room for the marker and the part heading
+    """The note as one or more parts, each at most `max_chars` with its marker; nothing is cut off.
+
+    Sizes are measured on the Liquid-safe text; a message longer than a part continues in the next one.
+    """
+    budget = max_chars - 80  # room for the marker and the continuation heading
+    header = liquid_safe(_header(lead, messages, score))[: budget - 40]
+    lines = [liquid_safe(_line(message)) for message in messages] or ["_Sem mensagens registradas._"]
+    pieces = [line[start : start + budget] for line in lines for start in range(0, len(line), budget)]
     chunks: list[list[str]] = [[header, "", "**Transcrição**", ""]]
-    size = sum(len(line) + 1 for line in chunks[0])
-    for line in lines:
-        line = line[:budget]
-        if size + len(line) + 1 > budget:
+    size = sum(len(text) + 1 for text in chunks[0])
+    for piece in pieces:
+        if size + len(piece) + 1 > budget:
             chunks.append(["**Transcrição (continuação)**", ""])
             size = sum(len(text) + 1 for text in chunks[-1])
-        chunks[-1].append(line)
-        size += len(line) + 1
+        chunks[-1].append(piece)
+        size += len(piece) + 1
     total = len(chunks)
     return [
-        liquid_safe("\n".join(chunk)) + "\n\n" + note_marker(handoff_id, index, total)
-        for index, chunk in enumerate(chunks, start=1)
+        "\n".join(chunk) + "\n\n" + note_marker(handoff_id, index, total) for index, chunk in enumerate(chunks, start=1)
     ]
 
 

@@ -132,10 +132,10 @@ def _candidates(client: ChatwootClient, rule: RoutingRule | None) -> list[Agent]
         return [known[agent_id] for agent_id in wanted if agent_id in known]
     if rule and rule.team_id:
         return _cached(client, f"team:{rule.team_id}", lambda: client.team_members(rule.team_id))
-    return _cached(client, "inbox", lambda: _inbox_members(client))
+    return _cached(client, "inbox", lambda: inbox_members(client))
 
 
-def _inbox_members(client: ChatwootClient) -> list[Agent]:
+def inbox_members(client: ChatwootClient) -> list[Agent]:
     inbox_id = client.settings.inbox_id
     try:
         return client.inbox_members(inbox_id)

@@ -3,6 +3,7 @@
 Redis holds both when REDIS_URL is set; otherwise one database row does (ChatwootThrottle).
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,6 +14,7 @@ from django.utils import timezone
 from handoff.models import ChatwootThrottle
 
 WINDOW = timedelta(minutes=1)
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,6 +42,21 @@ def throttle_pause(seconds: float | None = None) -> datetime:
 
 def _backend():
     return _RedisThrottle() if settings.REDIS_URL else _DatabaseThrottle()
+
+
+def _with_fallback(method):
+    """Redis down must not fail handoffs: the database row takes over (and logs that it did)."""
+
+    def run(self, *args):
+        import redis
+
+        try:
+            return method(self, *args)
+        except redis.RedisError:
+            logger.warning("Redis unreachable: the Chatwoot throttle uses the database")
+            return getattr(_DatabaseThrottle(), method.__name__)(*args)
+
+    return run
 
 
 class _DatabaseThrottle:
@@ -75,6 +92,7 @@ class _RedisThrottle:
 
         self.redis = redis.Redis.from_url(settings.REDIS_URL)
 
+    @_with_fallback
     def take(self, now: datetime) -> None:
         paused = self.redis.get(self.PAUSE_KEY)
         if paused and float(paused) > now.timestamp():
@@ -88,6 +106,7 @@ class _RedisThrottle:
             until = datetime.fromtimestamp((minute + 1) * 60, tz=now.tzinfo)
             raise ChatwootDeferred(until, "Limite de requisições por minuto atingido")
 
+    @_with_fallback
     def pause(self, until: datetime) -> None:
         ttl = max(1, int((until - timezone.now()).total_seconds()) + 1)
         current = self.redis.get(self.PAUSE_KEY)

@@ -65,3 +65,24 @@ def test_a_wrong_inbox_says_where_to_find_the_id(chatwoot, settings):
     settings.CHATWOOT_INBOX_ID = 77
     output, ok = run()
     assert not ok and "Caixas de entrada" in output
+
+
+def test_a_non_api_inbox_is_refused_with_the_reason(chatwoot, settings):
+    with chatwoot.state.lock:
+        chatwoot.state.inbox(1)["channel_type"] = "Channel::Whatsapp"
+    output, ok = run()
+    assert not ok and "Use uma caixa do tipo API" in output
+
+
+def test_a_lease_shorter_than_the_worker_timeout_is_an_error(settings):
+    from handoff.checks import handoff_settings_check
+
+    settings.HANDOFF_LEASE_SECONDS = 60
+    assert "handoff.E001" in [problem.id for problem in handoff_settings_check(None)]
+
+
+def test_missing_webhook_secrets_warn_at_start_up(settings):
+    from handoff.checks import handoff_settings_check
+
+    settings.CHATWOOT_WEBHOOK_SECRETS, settings.CHATWOOT_WEBHOOK_URL_TOKEN = [], ""
+    assert "handoff.W001" in [problem.id for problem in handoff_settings_check(None)]

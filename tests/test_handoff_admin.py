@@ -79,7 +79,7 @@ def test_retry_requeues_a_failed_handoff_and_keeps_its_checkpoints(agent_client,
     act(agent_client, LEADS, "handoff_retry", [lead], post="yes")
     failed.refresh_from_db()
     assert (failed.state, failed.attempts) == ("queued", 0)
-    assert failed.events.filter(kind="retried").exists()
+    assert failed.events.filter(kind="resumed").exists()
     settings.CHATWOOT_API_TOKEN = "sandbox-token"
     assert settle(lead).state == "done"
 

@@ -65,7 +65,17 @@ def assert_exactly_once(sandbox, leads: int = 1):
     per_contact_inbox = Counter((ci["contact_id"], ci["inbox_id"]) for ci in rows["contact_inboxes"])
     assert max(per_contact_inbox.values()) == 1
     markers = Counter(m["content"].rsplit("`nexa-handoff:", 1)[-1] for m in private_notes(sandbox))
-    assert sum(markers.values()) >= leads and max(markers.values()) == 1
+    assert max(markers.values()) == 1
+    # Every conversation holds exactly one complete note (parts 1..n of one handoff), never two handoffs' notes.
+    for conversation in rows["conversations"]:
+        notes = [
+            m["content"]
+            for m in rows["messages"]
+            if m["private"] and m["conversation_id"] == conversation["display_id"]
+        ]
+        handoffs = {n.rsplit("`nexa-handoff:", 1)[-1].split(":")[0] for n in notes}
+        totals = {n.rsplit("/", 1)[-1].rstrip("`") for n in notes}
+        assert len(handoffs) == 1 and len(totals) == 1 and len(notes) == int(totals.pop())
 
 
 def test_a_qualified_lead_is_handed_off_once_with_everything(chatwoot):
@@ -340,3 +350,153 @@ def test_a_cancelled_handoff_stops_at_its_next_checkpoint(chatwoot, faults, admi
     handoff.refresh_from_db()
     assert handoff.state == Handoff.State.CANCELLED
     assert chatwoot_rows(chatwoot)["conversations"] == []
+
+
+def test_triggering_again_after_a_failure_resumes_the_same_handoff(chatwoot, faults, settings):
+    from handoff.services import handoff_trigger_admin
+
+    settings.HANDOFF_MAX_ATTEMPTS = 1
+    faults.add(Rule("POST", r"/labels$", "status:503"))
+    lead = qualified_lead()
+    failed = settle(lead)
+    assert failed.state == Handoff.State.FAILED and failed.conversation_id
+    settings.HANDOFF_MAX_ATTEMPTS = 12
+    assert handoff_trigger_admin(lead=lead, user=None).pk == failed.pk
+    assert settle(lead).state == Handoff.State.DONE
+    assert lead.handoffs.count() == 1
+    assert_exactly_once(chatwoot)
+
+
+def test_atlas_triggering_again_after_a_cancel_resumes_and_waits_for_the_request_in_flight(chatwoot, admin_user):
+    from handoff.services import handoff_cancel, handoff_request
+
+    lead = qualified_lead()
+    handoff = lead.handoffs.get()
+    handoff_cancel(handoff=handoff, user=admin_user)
+    resumed, reason = handoff_request(lead=lead)
+    assert (resumed.pk, reason, resumed.state) == (handoff.pk, "queued", Handoff.State.QUEUED)
+    assert resumed.next_attempt_at > timezone.now() + timedelta(seconds=5)
+    assert handoff_process(handoff_id=handoff.pk) == "not claimed"  # not before the in-flight window ends
+    assert settle(lead).state == Handoff.State.DONE
+    assert_exactly_once(chatwoot)
+
+
+def test_an_old_failed_handoff_cannot_be_retried_once_a_newer_one_exists(chatwoot, admin_user):
+    from handoff.services import HandoffRefused, handoff_retry
+
+    lead = qualified_lead()
+    old = lead.handoffs.get()
+    Handoff.objects.filter(pk=old.pk).update(state=Handoff.State.FAILED)
+    Handoff.objects.create(lead=lead, trigger="score", state=Handoff.State.DONE)
+    old.refresh_from_db()
+    with pytest.raises(HandoffRefused):
+        handoff_retry(handoff=old, user=admin_user)
+
+
+def test_a_lost_answer_while_reusing_a_conversation_keeps_it_reused(chatwoot, faults):
+    base = f"{chatwoot.base_url}/api/v1/accounts/1"
+    contact = requests.post(
+        f"{base}/contacts", json={"phone_number": "+5511987654321", "inbox_id": 1}, headers=HEADERS, timeout=5
+    ).json()["payload"]
+    requests.post(
+        f"{base}/conversations",
+        json={
+            "inbox_id": 1,
+            "contact_id": contact["contact"]["id"],
+            "source_id": contact["contact_inbox"]["source_id"],
+            "assignee_id": 3,
+        },
+        headers=HEADERS,
+        timeout=5,
+    )
+    faults.add(Rule("POST", r"/custom_attributes$", "timeout_after_success"))
+    handoff = settle(qualified_lead())
+    assert faults.fired
+    assert handoff.conversation_reused and handoff.assignee_id == 3  # the agent who had it keeps it
+    assert_exactly_once(chatwoot)
+
+
+def test_an_inbox_locked_to_one_conversation_keeps_the_agents_labels(chatwoot):
+    base = f"{chatwoot.base_url}/api/v1/accounts/1"
+    with chatwoot.state.lock:
+        chatwoot.state.inbox(1)["lock_to_single_conversation"] = True
+    contact = requests.post(
+        f"{base}/contacts", json={"phone_number": "+5511987654321", "inbox_id": 1}, headers=HEADERS, timeout=5
+    ).json()["payload"]
+    existing = requests.post(
+        f"{base}/conversations",
+        json={
+            "inbox_id": 1,
+            "contact_id": contact["contact"]["id"],
+            "source_id": contact["contact_inbox"]["source_id"],
+            "status": "resolved",
+        },
+        headers=HEADERS,
+        timeout=5,
+    ).json()
+    requests.post(
+        f"{base}/conversations/{existing['id']}/labels", json={"labels": ["cliente-vip"]}, headers=HEADERS, timeout=5
+    )
+    handoff = settle(qualified_lead())
+    conversation = chatwoot_rows(chatwoot)["conversations"][0]
+    assert handoff.conversation_id == existing["id"] and handoff.conversation_reused
+    assert conversation["labels"][0] == "cliente-vip"
+    assert conversation["custom_attributes"]["handoff_id"] == str(handoff.pk)
+
+
+def test_an_unknown_agent_in_a_rule_fails_with_the_fix_instead_of_recording_a_wrong_owner(chatwoot):
+    from handoff.models import RoutingRule
+
+    RoutingRule.objects.create(name="Fantasma", strategy="fixed", agent_ids="2")
+    from django.core.cache import cache
+
+    cache.set(
+        "nexa:chatwoot:1:agents",
+        [{"id": 99, "name": "Fantasma", "email": "", "role": "agent", "availability_status": "online"}],
+        60,
+    )
+    RoutingRule.objects.update(agent_ids="99")
+    handoff = settle(qualified_lead())
+    assert handoff.state == Handoff.State.FAILED
+    assert "agente 99" in handoff.last_error and handoff.assignee_id is None
+
+
+def test_an_unknown_team_fails_with_the_fix(chatwoot):
+    from handoff.models import RoutingRule
+
+    RoutingRule.objects.create(name="Time errado", team_id=77)
+    handoff = settle(qualified_lead())
+    assert handoff.state == Handoff.State.FAILED
+    assert "/teams/77/" in handoff.last_error and "regras de roteamento" in handoff.last_error
+
+
+def test_a_wrong_inbox_fails_with_an_actionable_message(chatwoot, settings):
+    settings.CHATWOOT_INBOX_ID = 42
+    handoff = settle(qualified_lead())
+    assert handoff.state == Handoff.State.FAILED
+    assert "CHATWOOT_INBOX_ID" in handoff.last_error and "check_chatwoot" in handoff.last_error
+
+
+def test_a_handoff_whose_worker_keeps_dying_is_dead_lettered(chatwoot, settings):
+    from handoff.services import handoffs_sweep
+
+    settings.HANDOFF_MAX_ATTEMPTS = 3
+    lead = qualified_lead()
+    Handoff.objects.filter(lead=lead).update(
+        state=Handoff.State.IN_PROGRESS, attempts=3, lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert handoff_process(handoff_id=lead.handoffs.get().pk) == "not claimed"
+    handoffs_sweep()
+    handoff = lead.handoffs.get()
+    assert handoff.state == Handoff.State.FAILED and "worker parou" in handoff.last_error
+
+
+def test_a_single_message_longer_than_a_part_is_continued_not_cut(chatwoot, settings):
+    settings.HANDOFF_NOTE_MAX_CHARS = 500
+    lead = qualified_lead()
+    long_text = "palavra " * 200
+    lead_services.messages_add(lead=lead, messages=[lead_services.NewMessage(sender="lead", content=long_text)])
+    Handoff.objects.update(history_until=None)
+    settle(lead)
+    joined = "".join(n["content"] for n in private_notes(chatwoot))
+    assert joined.count("palavra") >= 200

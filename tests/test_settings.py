@@ -35,7 +35,11 @@ def test_production_refuses_a_short_secret_key():
 
 
 def test_deploy_check_reports_nothing():
-    env = {"DJANGO_SECRET_KEY": GOOD_KEY, "DJANGO_ALLOWED_HOSTS": "nexa.exemplo.com.br"}
+    env = {
+        "DJANGO_SECRET_KEY": GOOD_KEY,
+        "DJANGO_ALLOWED_HOSTS": "nexa.exemplo.com.br",
+        "CHATWOOT_WEBHOOK_SECRETS": "s3gredo",
+    }
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", **env)
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout

@@ -1,6 +1,7 @@
 """The outbox lifecycle: create in the caller's transaction, enqueue after commit, retry, cancel, sweep."""
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -26,6 +27,10 @@ def handoff_create(*, lead: Lead, trigger: str, user=None, reason: str = "") -> 
         active = lead.handoffs.filter(state__in=Handoff.ACTIVE_STATES).first()
         if active:
             return active
+        latest = lead.handoffs.order_by("-created_at").first()
+        if latest and latest.state in (Handoff.State.FAILED, Handoff.State.CANCELLED):
+            # Its checkpoints and markers are what keep Chatwoot free of a second note or conversation.
+            return _resume(latest, f"Retomada ({Handoff.Trigger(trigger).label}){_by(user)}.")
         try:
             with transaction.atomic():
                 handoff = Handoff.objects.create(
@@ -64,18 +69,38 @@ def handoff_trigger_admin(*, lead: Lead, user) -> Handoff:
 
 def handoff_retry(*, handoff: Handoff, user) -> Handoff:
     """Requeue a failed handoff; its checkpoints are kept, so it resumes and repeats nothing."""
+    if handoff.state != Handoff.State.FAILED:
+        raise HandoffRefused(f"Só uma transferência que falhou pode ser repetida ({handoff.get_state_display()}).")
+    if Handoff.objects.filter(lead_id=handoff.lead_id, created_at__gt=handoff.created_at).exists():
+        raise HandoffRefused("O lead já tem uma transferência mais recente; esta não pode ser repetida.")
+    return _resume(handoff, f"Repetida{_by(user)}.")
+
+
+def _resume(handoff: Handoff, message: str) -> Handoff:
     with transaction.atomic():
         handoff = Handoff.objects.select_for_update().get(pk=handoff.pk)
-        if handoff.state != Handoff.State.FAILED:
-            raise HandoffRefused(f"Só uma transferência que falhou pode ser repetida ({handoff.get_state_display()}).")
+        if handoff.is_active:
+            return handoff
         if Handoff.objects.filter(lead_id=handoff.lead_id, state__in=Handoff.ACTIVE_STATES).exists():
             raise HandoffRefused("O lead já tem outra transferência em andamento.")
-        handoff.state, handoff.attempts, handoff.next_attempt_at = Handoff.State.QUEUED, 0, timezone.now()
-        handoff.finished_at = None
-        handoff.save(update_fields=["state", "attempts", "next_attempt_at", "finished_at", "updated_at"])
-        handoff_event(handoff, "retried", f"Repetida por {user}.")
-        transaction.on_commit(lambda: handoff_enqueue(handoff.pk))
+        now = timezone.now()
+        start = now
+        if handoff.state == Handoff.State.CANCELLED and handoff.finished_at:
+            # A cancelled worker may still have one request in flight; resume only once it must have ended,
+            # so its write is found (by phone, handoff_id or marker) instead of made twice.
+            in_flight = settings.CHATWOOT_CONNECT_TIMEOUT + settings.CHATWOOT_READ_TIMEOUT + 5
+            start = max(now, handoff.finished_at + timedelta(seconds=in_flight))
+        handoff.state, handoff.attempts, handoff.next_attempt_at = Handoff.State.QUEUED, 0, start
+        handoff.finished_at, handoff.last_error = None, ""
+        handoff.save(update_fields=["state", "attempts", "next_attempt_at", "finished_at", "last_error", "updated_at"])
+        handoff_event(handoff, "resumed", message)
+        if start <= now:
+            transaction.on_commit(lambda: handoff_enqueue(handoff.pk))
     return handoff
+
+
+def _by(user) -> str:
+    return f" por {user}" if user is not None and getattr(user, "is_authenticated", False) else ""
 
 
 def handoff_cancel(*, handoff: Handoff, user) -> Handoff:
@@ -93,6 +118,7 @@ def handoff_cancel(*, handoff: Handoff, user) -> Handoff:
 def handoffs_sweep() -> int:
     """Enqueue every handoff that is due, or whose worker vanished (lease expired); returns how many."""
     now = timezone.now()
+    _dead_letter_vanished(now)
     due = Handoff.objects.filter(
         Q(state=Handoff.State.QUEUED, next_attempt_at__lte=now)
         | Q(state=Handoff.State.IN_PROGRESS, lease_expires_at__lt=now)
@@ -101,6 +127,19 @@ def handoffs_sweep() -> int:
     for handoff_id in ids:
         handoff_enqueue(handoff_id)
     return len(ids)
+
+
+def _dead_letter_vanished(now) -> None:
+    """A handoff whose worker died on every attempt (killed, out of memory) stops being retried."""
+    vanished = Handoff.objects.filter(
+        state=Handoff.State.IN_PROGRESS, lease_expires_at__lt=now, attempts__gte=settings.HANDOFF_MAX_ATTEMPTS
+    )
+    for handoff in vanished:
+        reason = f"O worker parou sem concluir em {handoff.attempts} tentativas (morto ou sem memória?)."
+        if Handoff.objects.filter(pk=handoff.pk, state=Handoff.State.IN_PROGRESS).update(
+            state=Handoff.State.FAILED, last_error=reason, finished_at=now, claim_token=None
+        ):
+            handoff_event(handoff, "failed", reason)
 
 
 def handoff_enqueue(handoff_id) -> None:

@@ -30,10 +30,14 @@ def handoff_reassign(*, handoff: Handoff, user, agent_id: int | None = None, tea
     changes = {}
     if team_id:
         team = client.conversation_assign_team(handoff.conversation_id, team_id)
-        changes.update(team_id=team_id, team_name=team.name if team else "")
+        if team is None:
+            raise HandoffRefused(f"O Chatwoot não conhece o time {team_id}.")
+        changes.update(team_id=team.id, team_name=team.name)
     if agent_id:
         agent = client.conversation_assign_agent(handoff.conversation_id, agent_id)
-        changes.update(assignee_id=agent_id, assignee_name=agent.name if agent else "")
+        if agent is None:
+            raise HandoffRefused(f"O Chatwoot não aceitou o agente {agent_id}.")
+        changes.update(assignee_id=agent.id, assignee_name=agent.name)
     Handoff.objects.filter(pk=handoff.pk).update(**changes)
     names = ", ".join(value for key, value in changes.items() if key.endswith("_name") and value)
     handoff_event(handoff, "reassigned", f"Reatribuída por {user} para {names or 'o novo responsável'}.", **changes)

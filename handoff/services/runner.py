@@ -16,6 +16,7 @@ from handoff.chatwoot import (
     ChatwootAuthError,
     ChatwootClient,
     ChatwootConfigurationError,
+    ChatwootNotFound,
     ChatwootPermanentError,
     ChatwootRateLimited,
     ChatwootSettings,
@@ -92,6 +93,13 @@ def handoff_process(*, handoff_id) -> str:
         _retry(run, err, not_before=throttle.throttle_pause())
     except ChatwootTransientError as err:
         _retry(run, err)
+    except ChatwootNotFound as err:
+        where = (
+            "os times e agentes das regras de roteamento"
+            if run.step == "assignment"
+            else "CHATWOOT_ACCOUNT_ID e CHATWOOT_INBOX_ID (`python manage.py check_chatwoot`)"
+        )
+        _fail(run, f"{err}. Confira {where}.")
     except (ChatwootPermanentError, steps.HandoffImpossible) as err:
         _fail(run, str(err))
     except Exception as err:
@@ -146,7 +154,11 @@ def _claim(handoff_id, token: uuid.UUID) -> bool:
         Handoff.objects.filter(pk=handoff_id)
         .filter(
             Q(state=Handoff.State.QUEUED, next_attempt_at__lte=now)
-            | Q(state=Handoff.State.IN_PROGRESS, lease_expires_at__lt=now)
+            | Q(
+                state=Handoff.State.IN_PROGRESS,
+                lease_expires_at__lt=now,
+                attempts__lt=settings.HANDOFF_MAX_ATTEMPTS,
+            )
         )
         .update(
             state=Handoff.State.IN_PROGRESS,

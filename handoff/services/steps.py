@@ -112,19 +112,29 @@ def conversation(run, client: ChatwootClient) -> None:
     existing = [] if run.contact_created else client.contact_conversations(handoff.contact_id)
     ours = next((c for c in existing if c.custom_attributes.get("handoff_id") == str(handoff.pk)), None)
     if ours:
-        # An earlier create succeeded without an answer; its first message is our note's first part.
-        handoff_event(handoff, "conversation", f"Conversa {ours.id} criada na tentativa anterior.")
-        run.checkpoint(conversation_id=ours.id, note_pending_part=1 if not handoff.note_message_ids else None)
+        # An earlier write succeeded without an answer: a create (whose first message is our note's first
+        # part), or the attributes of a reused conversation (conversation_reused was saved before it).
+        handoff_event(handoff, "conversation", f"Conversa {ours.id} já marcada por esta transferência.")
+        pending = 1 if not handoff.note_message_ids else None
+        run.checkpoint(conversation_id=ours.id, note_pending_part=pending)
         return
     reusable = next((c for c in existing if c.inbox_id == inbox_id and c.status in REUSABLE_STATUSES), None)
     if reusable:
-        if reusable.status != "open":
-            client.conversation_status_set(reusable.id, "open")
-        client.conversation_custom_attributes_set(reusable.id, {**reusable.custom_attributes, **_attributes(handoff)})
-        handoff_event(handoff, "conversation", f"Conversa {reusable.id} ({reusable.status}) reaproveitada.")
-        run.checkpoint(conversation_id=reusable.id, conversation_reused=True)
+        _conversation_reuse(run, client, reusable)
         return
     _conversation_create(run, client)
+
+
+def _conversation_reuse(run, client: ChatwootClient, conversation) -> None:
+    handoff = run.handoff
+    run.checkpoint(conversation_reused=True)  # first: a lost answer below must not make it look like ours
+    if conversation.status != "open":
+        client.conversation_status_set(conversation.id, "open")
+    client.conversation_custom_attributes_set(
+        conversation.id, {**conversation.custom_attributes, **_attributes(handoff)}
+    )  # C.5: replaces the hash, so merged here
+    handoff_event(handoff, "conversation", f"Conversa {conversation.id} ({conversation.status}) reaproveitada.")
+    run.checkpoint(conversation_id=conversation.id)
 
 
 def _conversation_create(run, client: ChatwootClient) -> None:
@@ -139,6 +149,10 @@ def _conversation_create(run, client: ChatwootClient) -> None:
         custom_attributes=_attributes(handoff),
         message={"content": parts[0], "message_type": "outgoing", "private": True},
     )
+    if created.custom_attributes.get("handoff_id") != str(handoff.pk):
+        # C.1: an inbox locked to a single conversation answers a create with the contact's last conversation.
+        _conversation_reuse(run, client, created)
+        return
     run.conversation_created = True
     marker = note_marker(handoff.pk, 1, len(parts))
     note = next((m for m in created.messages if marker in m.content), None)
@@ -196,11 +210,20 @@ def assignment(run, client: ChatwootClient) -> None:
     decision = handoff.routing
     if decision.get("team_id") and not handoff.team_id:
         team = client.conversation_assign_team(handoff.conversation_id, decision["team_id"])
-        run.checkpoint(team_id=decision["team_id"], team_name=team.name if team else "")
+        if team is None:
+            raise HandoffImpossible(
+                f"O Chatwoot não conhece o time {decision['team_id']}: corrija a regra de roteamento."
+            )
+        run.checkpoint(team_id=team.id, team_name=team.name)
     if decision.get("agent_id") and not handoff.assignee_id:
         # After the team: C.1 clears an assignee who is not in the conversation's team.
         agent = client.conversation_assign_agent(handoff.conversation_id, decision["agent_id"])
-        run.checkpoint(assignee_id=decision["agent_id"], assignee_name=agent.name if agent else decision["agent_name"])
+        if agent is None:
+            raise HandoffImpossible(
+                f"O Chatwoot não aceitou o agente {decision['agent_id']} (C.4: id desconhecido desatribui). "
+                "Corrija a regra de roteamento e repita a transferência."
+            )
+        run.checkpoint(assignee_id=agent.id, assignee_name=agent.name)
     run.checkpoint(assignment_done=True)
     handoff_event(handoff, "assigned", decision.get("reason") or "Atribuição concluída.", **decision)
 

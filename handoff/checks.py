@@ -1,0 +1,35 @@
+"""Start-up checks of the handoff and webhook settings (`manage.py check` and every start)."""
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+
+@register()
+def handoff_settings_check(app_configs, **kwargs):
+    problems = []
+    timeout = settings.Q_CLUSTER.get("timeout") or 0
+    if timeout >= settings.HANDOFF_LEASE_SECONDS:
+        problems.append(
+            Error(
+                f"HANDOFF_LEASE_SECONDS ({settings.HANDOFF_LEASE_SECONDS}) must exceed the worker's task timeout "
+                f"({timeout}), or a second worker could take a handoff whose first worker is still running.",
+                id="handoff.E001",
+            )
+        )
+    if not settings.CHATWOOT_WEBHOOK_SECRETS and not settings.CHATWOOT_WEBHOOK_URL_TOKEN:
+        problems.append(
+            Warning(
+                "CHATWOOT_WEBHOOK_SECRETS is empty: every Chatwoot webhook will be refused (401).",
+                hint="Copy the webhook's secret from Chatwoot (Configurações → Integrações → Webhooks).",
+                id="handoff.W001",
+            )
+        )
+    if settings.CHATWOOT_WEBHOOK_URL_TOKEN:
+        problems.append(
+            Warning(
+                "CHATWOOT_WEBHOOK_URL_TOKEN is set: unsigned webhooks carrying ?token= in the URL are accepted.",
+                hint="Only for Chatwoot older than 4.11.2, which signs nothing; upgrade and remove it.",
+                id="handoff.W002",
+            )
+        )
+    return problems
