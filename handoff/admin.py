@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 
 from handoff import services
 from handoff.chatwoot import ChatwootConfigurationError, ChatwootError
-from handoff.models import ChatwootCall, Handoff, HandoffEvent, RoutingRule
+from handoff.models import ChatwootCall, Handoff, HandoffEvent, RoutingRule, WebhookDelivery
 from leads.admin import LeadAdmin
 from leads.models import Lead
 from nexa.paginators import EstimatedCountPaginator
@@ -295,3 +295,37 @@ class RoutingRuleAdmin(admin.ModelAdmin):
     list_display = ("name", "position", "enabled", "strategy", "min_score", "max_score", "area_codes", "team_id")
     list_editable = ("position", "enabled")
     list_filter = ("enabled", "strategy")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "event", "state", "conversation_id", "result", "attempts")
+    list_filter = ("state", "event")
+    search_fields = ("delivery_id", "=conversation_id")
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    actions = ("reprocess",)
+    readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_reprocess_permission(self, request):
+        return request.user.has_perm("handoff.reprocess_webhookdelivery")
+
+    @admin.action(description="Reprocessar", permissions=["reprocess"])
+    def reprocess(self, request, queryset):
+        page = confirmed(self, request, queryset, title="Reprocessar", question="Processar de novo estas entregas?")
+        if page:
+            return page
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda delivery: services.webhook_reprocess(delivery=delivery),
+            "{count} entrega(s) reprocessada(s).",
+        )
+        return None

@@ -20,6 +20,7 @@ class RoutingDecision:
     strategy: str
     rule: str
     inputs: dict
+    rule_id: int | None = None
     candidates: list[dict] = field(default_factory=list)
     team_id: int | None = None
     agent_id: int | None = None
@@ -59,6 +60,7 @@ def routing_decide(
         strategy=strategy, rule=rule.name if rule else "padrão (membros da caixa de entrada)", inputs=inputs
     )
     decision.team_id = rule.team_id if rule else None
+    decision.rule_id = rule.pk if rule else None
     if strategy == RoutingRule.Strategy.CHATWOOT:
         decision.reason = "A atribuição fica com o Chatwoot."
         return decision

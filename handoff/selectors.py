@@ -37,3 +37,11 @@ def handoff_summary(handoff: Handoff | None) -> dict | None:
         "created_at": handoff.created_at,
         "finished_at": handoff.finished_at,
     }
+
+
+def bot_should_reply(lead: Lead) -> bool:
+    """Atlas stays silent from the moment a handoff is queued until Chatwoot resolves it (or it is cancelled)."""
+    if lead.status == Lead.Status.HANDED_OFF:
+        return False
+    latest = handoff_latest(lead)
+    return not (latest and latest.is_active)

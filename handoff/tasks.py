@@ -9,3 +9,15 @@ def handoff_process(handoff_id: str) -> str:
 
 def handoffs_sweep() -> int:
     return services.handoffs_sweep()
+
+
+def webhook_process(delivery_pk: int) -> str:
+    return services.webhook_process(delivery_pk=delivery_pk)
+
+
+def handoffs_sla_check() -> int:
+    return services.handoffs_sla_check()
+
+
+def handoffs_reconcile() -> int:
+    return services.handoffs_reconcile()

@@ -4,7 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from handoff.selectors import handoff_latest, handoff_summary
+from handoff.selectors import bot_should_reply, handoff_latest, handoff_summary
 from leads.models import MESSAGE_MAX_CHARS, Lead, Message
 from leads.phones import InvalidPhone, phone_parse
 
@@ -128,6 +128,9 @@ class LeadFilterSerializer(serializers.Serializer):
 
 class LeadSerializer(serializers.ModelSerializer):
     handoff = serializers.SerializerMethodField()
+    bot_should_reply = serializers.SerializerMethodField(
+        help_text="False while a human owns the conversation (handoff queued or with an agent): Atlas stays silent."
+    )
 
     class Meta:
         model = Lead
@@ -143,9 +146,13 @@ class LeadSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "closed_at",
+            "bot_should_reply",
             "handoff",
         )
         read_only_fields = fields
+
+    def get_bot_should_reply(self, lead: Lead) -> bool:
+        return bot_should_reply(lead)
 
     @extend_schema_field(HANDOFF_SCHEMA)
     def get_handoff(self, lead: Lead) -> dict | None:

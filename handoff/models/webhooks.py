@@ -32,6 +32,7 @@ class WebhookDelivery(models.Model):
         ordering = ("-received_at", "-id")
         verbose_name = "webhook do Chatwoot"
         verbose_name_plural = "webhooks do Chatwoot"
+        permissions = [("reprocess_webhookdelivery", "Can reprocess a Chatwoot webhook delivery")]
         constraints = [
             # A message event delivered twice under two delivery ids is still one message (F.5: no retries, but
             # API-inbox and account webhooks can both carry it).

@@ -12,17 +12,24 @@ from handoff.services.lifecycle import (
 )
 from handoff.services.operations import handoff_reassign, reassign_choices
 from handoff.services.runner import handoff_process
+from handoff.services.sync import handoff_escalate, handoffs_reconcile, handoffs_sla_check
+from handoff.services.webhooks import webhook_process, webhook_reprocess
 
 __all__ = [
     "HandoffRefused",
     "handoff_cancel",
     "handoff_create",
     "handoff_enqueue",
+    "handoff_escalate",
     "handoff_process",
     "handoff_reassign",
     "handoff_request",
     "handoff_retry",
     "handoff_trigger_admin",
+    "handoffs_reconcile",
+    "handoffs_sla_check",
     "handoffs_sweep",
     "reassign_choices",
+    "webhook_process",
+    "webhook_reprocess",
 ]
