@@ -6,7 +6,7 @@ move a lead backwards: conversation states older than the newest one applied are
 
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.utils import timezone
@@ -216,7 +216,7 @@ def _owner_apply(handoff: Handoff, payload: dict) -> str:
 def _first_reply_from(handoff: Handoff, payload: dict) -> str:
     """A conversation's first_reply_created_at (ISO in webhooks, epoch in the API) also tells the first reply."""
     raw = payload.get("first_reply_created_at")
-    when = datetime.fromtimestamp(raw, tz=timezone.utc) if isinstance(raw, int | float) and raw else None
+    when = datetime.fromtimestamp(raw, tz=UTC) if isinstance(raw, int | float) and raw else None
     when = when or (parse_datetime(raw) if isinstance(raw, str) else None)
     return _first_reply(handoff, when, handoff.assignee_name) if when else ""
 

@@ -1,0 +1,113 @@
+"""Speed-to-lead escalation and reconciliation, with controlled time, against the sandbox."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from handoff.business_hours import business_seconds
+from handoff.models import Handoff, RoutingRule
+from handoff.services import handoffs_reconcile, handoffs_sla_check
+from leads.models import Lead
+from tests.test_handoff_pipeline import chatwoot_rows, private_notes, qualified_lead, settle
+
+pytestmark = pytest.mark.django_db
+
+SP = ZoneInfo("America/Sao_Paulo")
+
+
+@pytest.fixture
+def handed_off(chatwoot) -> Handoff:
+    return settle(qualified_lead())
+
+
+def test_no_reply_past_the_target_escalates_to_the_next_agent_with_a_note(handed_off, chatwoot):
+    first_agent = handed_off.assignee_id
+    assert handoffs_sla_check(now=handed_off.finished_at + timedelta(minutes=4)) == 0
+    assert handoffs_sla_check(now=handed_off.finished_at + timedelta(minutes=6)) == 1
+    handed_off.refresh_from_db()
+    assert handed_off.escalations == 1 and handed_off.assignee_id not in (None, first_agent)
+    assert chatwoot_rows(chatwoot)["conversations"][0]["assignee_id"] == handed_off.assignee_id
+    assert "Sem primeira resposta em 5 min" in private_notes(chatwoot)[-1]["content"]
+    assert handed_off.events.filter(kind="escalated").exists()
+
+
+def test_the_next_escalation_waits_a_full_target_from_the_last_one(handed_off):
+    now = handed_off.finished_at + timedelta(minutes=6)
+    handoffs_sla_check(now=now)
+    assert handoffs_sla_check(now=now + timedelta(minutes=2)) == 0
+    assert handoffs_sla_check(now=now + timedelta(minutes=6)) == 1
+    handed_off.refresh_from_db()
+    assert handed_off.escalations == 2
+
+
+def test_escalations_stop_at_the_configured_maximum(handed_off, settings):
+    settings.HANDOFF_SLA_MAX_ESCALATIONS = 1
+    now = handed_off.finished_at
+    assert [handoffs_sla_check(now=now + timedelta(minutes=m)) for m in (6, 12, 18)] == [1, 0, 0]
+
+
+def test_a_human_reply_stops_the_clock(handed_off):
+    Handoff.objects.filter(pk=handed_off.pk).update(first_reply_at=handed_off.finished_at + timedelta(minutes=2))
+    assert handoffs_sla_check(now=handed_off.finished_at + timedelta(hours=1)) == 0
+
+
+def test_a_routing_rule_may_set_its_own_target(chatwoot):
+    RoutingRule.objects.create(name="Quentes", sla_minutes=15)
+    handoff = settle(qualified_lead())
+    assert handoffs_sla_check(now=handoff.finished_at + timedelta(minutes=10)) == 0
+    assert handoffs_sla_check(now=handoff.finished_at + timedelta(minutes=16)) == 1
+
+
+def test_outside_business_hours_the_clock_stops(handed_off, settings):
+    settings.HANDOFF_BUSINESS_HOURS = "mon-fri 08:00-18:00"
+    friday_evening = datetime(2026, 11, 27, 17, 58, tzinfo=SP)
+    Handoff.objects.filter(pk=handed_off.pk).update(finished_at=friday_evening, sla_started_at=friday_evening)
+    assert handoffs_sla_check(now=datetime(2026, 11, 30, 8, 2, tzinfo=SP)) == 0  # 2 + 2 business minutes
+    assert handoffs_sla_check(now=datetime(2026, 11, 30, 8, 4, tzinfo=SP)) == 1
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "spec", "minutes"),
+    [
+        ((2026, 11, 25, 9, 0), (2026, 11, 25, 9, 30), "", 30),
+        ((2026, 11, 25, 17, 50), (2026, 11, 26, 8, 10), "mon-fri 08:00-18:00", 20),
+        ((2026, 11, 28, 10, 0), (2026, 11, 28, 12, 0), "mon-fri 08:00-18:00", 0),
+        ((2026, 11, 28, 10, 0), (2026, 11, 28, 14, 0), "mon-fri 08:00-18:00, sat 09:00-13:00", 180),
+    ],
+)
+def test_business_seconds(start, end, spec, minutes):
+    seconds = business_seconds(datetime(*start, tzinfo=SP), datetime(*end, tzinfo=SP), spec)
+    assert seconds == minutes * 60
+
+
+def test_reconciliation_applies_a_resolution_whose_webhook_was_lost(handed_off, chatwoot):
+    chatwoot.resolve(handed_off.conversation_id)  # no webhook URL: Nexa hears nothing
+    assert handoffs_reconcile(now=timezone.now()) == 0  # not quiet long enough yet
+    assert handoffs_reconcile(now=timezone.now() + timedelta(minutes=31)) == 1
+    lead = Lead.objects.get(pk=handed_off.lead_id)
+    assert lead.status == Lead.Status.CONVERTIDO
+    assert handed_off.events.filter(kind="reconcile").exists()
+
+
+def test_reconciliation_records_a_first_reply_it_missed(handed_off, chatwoot):
+    chatwoot.agent_reply(handed_off.conversation_id, handed_off.assignee_id, "Olá! Sou do time de vendas.")
+    handoffs_reconcile(now=timezone.now() + timedelta(minutes=31))
+    handed_off.refresh_from_db()
+    assert handed_off.first_reply_at is not None
+
+
+def test_reconciliation_stays_within_the_request_budget(handed_off, chatwoot, settings):
+    from handoff.models import ChatwootCall, ChatwootThrottle
+
+    settings.CHATWOOT_RATE_LIMIT_PER_MINUTE = 1
+    ChatwootThrottle.objects.update_or_create(pk=1, defaults={"window_started_at": timezone.now(), "window_count": 1})
+    calls = ChatwootCall.objects.count()
+    assert handoffs_reconcile(now=timezone.now() + timedelta(minutes=31)) == 0
+    assert ChatwootCall.objects.count() == calls
+
+
+def test_reconciliation_skips_conversations_it_has_heard_about_recently(handed_off):
+    Handoff.objects.filter(pk=handed_off.pk).update(chatwoot_heard_at=timezone.now() + timedelta(minutes=20))
+    assert handoffs_reconcile(now=timezone.now() + timedelta(minutes=31)) == 0
