@@ -6,7 +6,7 @@ move a lead backwards: conversation states older than the newest one applied are
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -222,7 +222,8 @@ def _first_reply_from(handoff: Handoff, payload: dict) -> str:
 
 
 def _first_reply(handoff: Handoff, when, agent_name: str) -> str:
-    if handoff.first_reply_at is not None or when < handoff.created_at:
+    # The API gives whole seconds (C.1): a reply in the handoff's own second must still count.
+    if handoff.first_reply_at is not None or when < handoff.created_at - timedelta(seconds=1):
         return ""
     handoff.first_reply_at, handoff.first_reply_agent_name = when, agent_name
     minutes = (when - (handoff.finished_at or handoff.created_at)).total_seconds() / 60
