@@ -122,3 +122,33 @@ def test_every_lead_reaches_chatwoot_exactly_once_through_the_real_worker_despit
         f"{ChatwootCall.objects.count()} Chatwoot calls; injected faults: {dict(faults)}"
     )
     assert sum(faults.values()) > 0, "the sandbox must actually have failed some calls"
+
+
+def test_an_agent_replies_and_resolves_in_chatwoot_and_the_lead_ends_convertido(
+    api, sandbox, worker, live_server, settings
+):
+    from handoff.sandbox.webhooks import WebhookSender
+    from leads.models import Lead, Message
+
+    secret = "segredo-do-webhook"
+    settings.CHATWOOT_WEBHOOK_SECRETS = [secret]
+    sandbox.webhook_secret = secret
+    sandbox.webhooks = WebhookSender(f"{live_server.url}/api/v1/webhooks/chatwoot/", secret)
+    assert api.post("/api/v1/handoffs/", trigger_payload(1), format="json").status_code == 202
+    (handoff,) = wait_until_settled(1)
+    assert api.get(f"/api/v1/leads/{handoff.lead_id}/").json()["bot_should_reply"] is False
+
+    sandbox.agent_reply(handoff.conversation_id, handoff.assignee_id, "Olá! Sou do time comercial, vamos conversar?")
+    sandbox.resolve(handoff.conversation_id, handoff.assignee_id)
+    assert sandbox.wait_for_webhooks(timeout=10)
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and Lead.objects.get(pk=handoff.lead_id).status != Lead.Status.CONVERTIDO:
+        time.sleep(0.5)
+    lead = Lead.objects.get(pk=handoff.lead_id)
+    assert lead.status == Lead.Status.CONVERTIDO
+    reply = Message.objects.get(conversation__lead=lead, sender=Message.Sender.AGENT)
+    assert reply.content == "Olá! Sou do time comercial, vamos conversar?"
+    handoff.refresh_from_db()
+    assert handoff.first_reply_at is not None and handoff.outcome == "convertido"
+    assert api.get(f"/api/v1/leads/{lead.pk}/").json()["bot_should_reply"] is True
