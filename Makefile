@@ -27,7 +27,10 @@ run: install
 	if [ -z "$$($(PY) manage.py shell -v 0 -c 'from django.conf import settings; print(settings.CHATWOOT_BASE_URL)')" ]; then \
 		export CHATWOOT_BASE_URL=http://127.0.0.1:$(SANDBOX_PORT) CHATWOOT_ACCOUNT_ID=1 \
 			CHATWOOT_API_TOKEN=sandbox-token CHATWOOT_INBOX_ID=1; \
-		$(PY) manage.py chatwoot_sandbox --port $(SANDBOX_PORT) --token sandbox-token & pids="$$pids $$!"; \
+		export CHATWOOT_WEBHOOK_SECRETS=sandbox-webhook-secret; \
+		$(PY) manage.py chatwoot_sandbox --port $(SANDBOX_PORT) --token sandbox-token \
+			--webhook-url http://$(HOST):$(PORT)/api/v1/webhooks/chatwoot/ \
+			--webhook-secret sandbox-webhook-secret & pids="$$pids $$!"; \
 		demo_flags="--fresh-sandbox"; \
 		echo "No Chatwoot configured: the Chatwoot sandbox runs at http://127.0.0.1:$(SANDBOX_PORT)/"; \
 	fi; \

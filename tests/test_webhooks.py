@@ -425,3 +425,23 @@ def test_ten_concurrent_replays_have_one_effect(postgres_only, handed_off):
         webhook_process(delivery_pk=delivery.pk)
     assert Message.objects.filter(external_id="chatwoot:2004").count() == 1
     assert Handoff.objects.get(pk=handed_off.pk).events.filter(kind="first_reply").count() == 1
+
+
+@given(replays=st.integers(min_value=1, max_value=10))
+@hypothesis_settings(max_examples=10, deadline=None)
+def test_n_replays_of_a_delivery_have_exactly_one_effect(replays):
+    lead = Lead.objects.filter(chatwoot_conversation_id=128).first() or LeadFactory(
+        status=Lead.Status.HANDED_OFF, chatwoot_contact_id=42, chatwoot_conversation_id=128
+    )
+    handoff = Handoff.objects.filter(conversation_id=128).first() or Handoff.objects.create(
+        lead=lead, trigger="score", state=Handoff.State.DONE, contact_id=42, conversation_id=128
+    )
+    payload = {**fixture("message_created.outgoing_agent.json"), "id": 700_000 + replays}
+    body, delivery_id = wire(payload), str(uuid.uuid4())
+    for _ in range(replays):
+        deliver(body, delivery=delivery_id)
+    for delivery in WebhookDelivery.objects.filter(message_id=payload["id"]):
+        webhook_process(delivery_pk=delivery.pk)
+    assert WebhookDelivery.objects.filter(delivery_id=delivery_id).count() == 1
+    assert Message.objects.filter(external_id=f"chatwoot:{payload['id']}").count() == 1
+    assert handoff.events.filter(kind="first_reply").count() <= 1

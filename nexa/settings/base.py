@@ -102,6 +102,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "var" / "static"))
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start when it is missing
 # Without collectstatic (a local run) WhiteNoise finds the files in the apps; production serves the collected ones.
 WHITENOISE_USE_FINDERS = True
 
