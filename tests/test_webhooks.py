@@ -137,7 +137,7 @@ class TestReceiverSecurity:
         assert response.status_code == 401
 
     def test_reserialised_json_does_not_verify(self):
-        original = (FIXTURES / "signed_body.raw.json").read_bytes()
+        original = (FIXTURES / "signed" / "body.raw.json").read_bytes()
         reserialised = json.dumps(json.loads(original)).encode()
         assert reserialised != original
 
@@ -187,8 +187,8 @@ class TestReceiverSecurity:
 
 
 def test_the_signed_example_verifies_byte_for_byte():
-    request = json.loads((FIXTURES / "signed_request.json").read_text())
-    body = (FIXTURES / "signed_body.raw.json").read_bytes()
+    request = json.loads((FIXTURES / "signed" / "request.json").read_text())
+    body = (FIXTURES / "signed" / "body.raw.json").read_bytes()
     headers = request["headers"]
     signature_verify(
         body=body,
@@ -203,8 +203,8 @@ def test_the_signed_example_verifies_byte_for_byte():
 @given(position=st.integers(min_value=0, max_value=3242), flip=st.integers(min_value=1, max_value=255))
 @hypothesis_settings(max_examples=200, deadline=None)
 def test_any_single_byte_change_to_the_body_fails_verification(position, flip):
-    request = json.loads((FIXTURES / "signed_request.json").read_text())
-    body = bytearray((FIXTURES / "signed_body.raw.json").read_bytes())
+    request = json.loads((FIXTURES / "signed" / "request.json").read_text())
+    body = bytearray((FIXTURES / "signed" / "body.raw.json").read_bytes())
     body[position] ^= flip
     headers = request["headers"]
     with pytest.raises(SignatureError):
@@ -221,14 +221,14 @@ def test_any_single_byte_change_to_the_body_fails_verification(position, flip):
 @given(position=st.integers(min_value=0, max_value=9), digit=st.sampled_from("0123456789"))
 @hypothesis_settings(max_examples=100, deadline=None)
 def test_any_change_to_the_timestamp_fails_verification(position, digit):
-    request = json.loads((FIXTURES / "signed_request.json").read_text())
+    request = json.loads((FIXTURES / "signed" / "request.json").read_text())
     stamp = request["headers"]["X-Chatwoot-Timestamp"]
     changed = stamp[:position] + digit + stamp[position + 1 :]
     if changed == stamp:
         return
     with pytest.raises(SignatureError):
         signature_verify(
-            body=(FIXTURES / "signed_body.raw.json").read_bytes(),
+            body=(FIXTURES / "signed" / "body.raw.json").read_bytes(),
             timestamp=changed,
             signature=request["headers"]["X-Chatwoot-Signature"],
             secrets=[request["webhook_secret"]],
