@@ -208,6 +208,16 @@ def handoff_card(handoff: Handoff) -> str:
     )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what happened: browsable, never added or edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class HandoffEventInline(admin.TabularInline):
     model = HandoffEvent
     fields = ("created_at", "kind", "message")
@@ -228,7 +238,7 @@ class ChatwootCallInline(admin.TabularInline):
 
 
 @admin.register(Handoff)
-class HandoffAdmin(HandoffPermissions, admin.ModelAdmin):
+class HandoffAdmin(HandoffPermissions, ReadOnlyAdmin):
     list_display = ("lead", "state", "trigger", "attempts", "next_attempt_at", "assignee_name", "created_at")
     list_filter = ("state", "trigger")
     list_select_related = ("lead",)
@@ -238,12 +248,6 @@ class HandoffAdmin(HandoffPermissions, admin.ModelAdmin):
     actions = ("retry", "cancel")
     inlines = (HandoffEventInline, ChatwootCallInline)
     readonly_fields = [field.name for field in Handoff._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Repetir as que falharam", permissions=["retry_handoff"])
     def retry(self, request, queryset):
@@ -275,19 +279,13 @@ class HandoffAdmin(HandoffPermissions, admin.ModelAdmin):
 
 
 @admin.register(ChatwootCall)
-class ChatwootCallAdmin(admin.ModelAdmin):
+class ChatwootCallAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "handoff", "step", "method", "path", "status", "duration_ms", "error_class")
     list_filter = ("status", "method", "step", "error_class")
     list_select_related = ("handoff__lead",)
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     readonly_fields = [field.name for field in ChatwootCall._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(RoutingRule)
@@ -298,7 +296,7 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("received_at", "event", "state", "conversation_id", "result", "attempts")
     list_filter = ("state", "event")
     search_fields = ("delivery_id", "=conversation_id")
@@ -306,12 +304,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     show_full_result_count = False
     actions = ("reprocess",)
     readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_reprocess_permission(self, request):
         return request.user.has_perm("handoff.reprocess_webhookdelivery")
