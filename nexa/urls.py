@@ -16,8 +16,10 @@ handler500 = "nexa.errors.server_error"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("dashboard/", include("dashboard.urls")),
     path("api/v1/", include("leads.urls")),
     path("api/v1/", include("handoff.urls")),
+    path("api/v1/", include("dashboard.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path(
         "api/docs/",

@@ -1,0 +1,53 @@
+"""The dashboard's period filter: today, 7 or 30 days, or custom dates, in TIME_ZONE; optionally one team."""
+
+from datetime import date, timedelta
+
+from django import forms
+from django.utils import timezone
+
+from dashboard.selectors import Period, teams_known
+
+MAX_DAYS = 366
+RANGES = (("today", "Hoje"), ("7d", "Últimos 7 dias"), ("30d", "Últimos 30 dias"), ("custom", "Personalizado"))
+RANGE_DAYS = {"today": 1, "7d": 7, "30d": 30}
+
+
+def period_validate(first_day: date, last_day: date) -> None:
+    """The errors a custom period can have, worded for the form and the API alike."""
+    if first_day > last_day:
+        raise forms.ValidationError("A data inicial deve ser anterior ou igual à final.", code="order")
+    if (last_day - first_day).days >= MAX_DAYS:
+        raise forms.ValidationError(f"Escolha no máximo {MAX_DAYS} dias.", code="too_long")
+
+
+def period_recent(days: int, team_id: int | None = None) -> Period:
+    today = timezone.localdate()
+    return Period(first_day=today - timedelta(days=days - 1), last_day=today, team_id=team_id)
+
+
+class PeriodForm(forms.Form):
+    range = forms.ChoiceField(label="Período", choices=RANGES, required=False, initial="30d")
+    start = forms.DateField(label="De", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="Até", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    team = forms.TypedChoiceField(label="Time", required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].choices = [("", "Todos os times"), *teams_known()]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("range") == "custom":
+            if not data.get("start") or not data.get("end"):
+                raise forms.ValidationError("Informe as duas datas do período personalizado.", code="required")
+            period_validate(data["start"], data["end"])
+        return data
+
+    def period(self) -> Period:
+        """The chosen period; an invalid form falls back to the last 30 days (the errors are shown beside it)."""
+        data = self.cleaned_data if self.is_valid() else {}
+        team_id = data.get("team")
+        choice = data.get("range") or "30d"
+        if choice == "custom":
+            return Period(first_day=data["start"], last_day=data["end"], team_id=team_id)
+        return period_recent(RANGE_DAYS[choice], team_id)
