@@ -1,0 +1,349 @@
+"""Dashboard metrics on hand-built data with known answers, the page, the metrics API and the CSV exports."""
+
+import csv
+import io
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+
+from dashboard.selectors import Period, metrics_collect, percentile
+from handoff.models import ChatwootCall, Handoff, HandoffEvent, RoutingRule
+from leads.models import Lead
+from tests.factories import LeadFactory
+
+pytestmark = pytest.mark.django_db
+
+SP = ZoneInfo("America/Sao_Paulo")
+DAY = date(2026, 11, 10)
+PERIOD = Period(first_day=DAY, last_day=DAY + timedelta(days=6))
+
+
+def at(day_offset: int, hour: int, minute: int = 0) -> datetime:
+    """A moment in São Paulo time, days after DAY."""
+    return datetime.combine(DAY + timedelta(days=day_offset), datetime.min.time(), SP).replace(hour=hour, minute=minute)
+
+
+def lead(created: datetime, score: int | None = 5, status: str = Lead.Status.NOVO) -> Lead:
+    made = LeadFactory(qualification_score=score)
+    # Straight to the row: the status and creation date are history here, not a change that should trigger handoffs.
+    Lead.objects.filter(pk=made.pk).update(created_at=created, status=status)
+    made.refresh_from_db()
+    return made
+
+
+def handoff(owner: Lead, *, state=Handoff.State.DONE, agent=(11, "Ana Paula"), reply_after=None, **fields) -> Handoff:
+    created = fields.pop("created_at", owner.created_at + timedelta(minutes=1))
+    finished = created + timedelta(seconds=10) if state == Handoff.State.DONE else None
+    return Handoff.objects.create(
+        lead=owner,
+        state=state,
+        trigger=Handoff.Trigger.SCORE,
+        created_at=created,
+        finished_at=finished,
+        assignee_id=agent[0] if agent else None,
+        assignee_name=agent[1] if agent else "",
+        first_reply_at=finished + reply_after if reply_after is not None else None,
+        **fields,
+    )
+
+
+# --- metric correctness ---------------------------------------------------------------------------------
+
+
+def test_an_empty_range_is_all_zeros_and_no_rates():
+    metrics = metrics_collect(PERIOD)
+    assert metrics["leads"]["total"] == 0
+    assert metrics["leads"]["qualification_rate"] is None
+    assert set(metrics["leads"]["by_status"].values()) == {0}
+    assert [step["count"] for step in metrics["funnel"]] == [0, 0, 0, 0, 0]
+    assert all(step["rate_from_previous"] is None for step in metrics["funnel"][1:])
+    assert metrics["agents"] == []
+    assert metrics["health"]["chatwoot_calls"] == {"total": 0, "errors": 0, "error_rate": None, "by_status": {}}
+    assert [row["leads"] for row in metrics["daily"]] == [0] * 7
+
+
+def test_status_counts_qualification_rate_and_histogram(settings):
+    settings.HANDOFF_SCORE_THRESHOLD = 7
+    for score, status in [(3, "novo"), (6, "novo"), (7, "qualificado"), (9, "handed_off"), (10, "convertido")]:
+        lead(at(1, 10), score=score, status=status)
+    lead(at(1, 11), score=None)
+    totals = metrics_collect(PERIOD)["leads"]
+    assert totals["total"] == 6
+    assert totals["qualified"] == 3
+    assert totals["qualification_rate"] == 0.5
+    assert totals["unscored"] == 1
+    assert totals["by_status"] == {"novo": 3, "qualificado": 1, "handed_off": 1, "convertido": 1, "perdido": 0}
+    assert totals["by_score"]["7"] == 1 and totals["by_score"]["1"] == 0 and sum(totals["by_score"].values()) == 5
+
+
+def test_the_threshold_setting_moves_the_qualification_rate(settings):
+    lead(at(0, 9), score=6)
+    lead(at(0, 9), score=8)
+    settings.HANDOFF_SCORE_THRESHOLD = 6
+    assert metrics_collect(PERIOD)["leads"]["qualified"] == 2
+
+
+def test_days_are_cut_at_midnight_in_sao_paulo_not_utc():
+    lead(at(2, 23, 30))  # 02:30 UTC the next day
+    lead(at(3, 0, 0))
+    lead(at(-1, 23, 59))  # the evening before the period: outside it
+    lead(at(7, 0, 0))  # midnight after the last day: outside it
+    metrics = metrics_collect(PERIOD)
+    assert metrics["leads"]["total"] == 2
+    by_day = {row["day"]: row["leads"] for row in metrics["daily"]}
+    assert by_day[DAY + timedelta(days=2)] == 1
+    assert by_day[DAY + timedelta(days=3)] == 1
+
+
+def test_the_funnel_follows_the_leads_created_in_the_period(settings):
+    settings.HANDOFF_SCORE_THRESHOLD = 7
+    replied = lead(at(1, 9), score=9, status=Lead.Status.CONVERTIDO)
+    handoff(replied, reply_after=timedelta(minutes=2))
+    handoff(replied, reply_after=timedelta(minutes=1), created_at=at(4, 9))  # came back: still one lead
+    silent = lead(at(1, 9), score=8, status=Lead.Status.HANDED_OFF)
+    handoff(silent)
+    failing = lead(at(1, 9), score=7, status=Lead.Status.QUALIFICADO)
+    handoff(failing, state=Handoff.State.FAILED)
+    lead(at(1, 9), score=2)
+    older = lead(at(-3, 9), score=9, status=Lead.Status.HANDED_OFF)
+    handoff(older, created_at=at(1, 9))  # handed off in the period, but not one of its leads
+    funnel = {step["step"]: step for step in metrics_collect(PERIOD)["funnel"]}
+    assert [funnel[s]["count"] for s in ("leads", "qualified", "handed_off", "replied", "converted")] == [4, 3, 2, 1, 1]
+    assert funnel["qualified"]["rate_from_previous"] == 0.75
+    assert funnel["handed_off"]["rate_from_previous"] == 0.6667
+    assert funnel["converted"]["rate_from_leads"] == 0.25
+
+
+def test_agent_performance_with_known_answers(settings):
+    settings.HANDOFF_SLA_MINUTES = 5
+    replies = [1, 2, 3, 4, 10]  # minutes
+    for minutes in replies:
+        owner = lead(at(1, 9), score=9, status=Lead.Status.HANDED_OFF)
+        handoff(owner, reply_after=timedelta(minutes=minutes))
+    won = Handoff.objects.order_by("first_reply_at")[0]
+    Handoff.objects.filter(pk=won.pk).update(resolved_at=won.finished_at + timedelta(hours=3), outcome="convertido")
+    lost = Handoff.objects.order_by("first_reply_at")[1]
+    Handoff.objects.filter(pk=lost.pk).update(resolved_at=lost.finished_at + timedelta(hours=1), outcome="perdido")
+    HandoffEvent.objects.create(
+        handoff=won, kind="escalated", message="x", data={"from_agent": 11, "to_agent": 12}, created_at=at(1, 10)
+    )
+    [ana] = metrics_collect(PERIOD)["agents"]
+    assert (ana["agent_id"], ana["name"], ana["handled"], ana["resolved"]) == (11, "Ana Paula", 5, 2)
+    assert ana["conversion_rate"] == 0.5
+    assert ana["avg_resolution_hours"] == 2.0
+    assert ana["first_reply_p50_seconds"] == 180.0
+    assert ana["first_reply_p90_seconds"] == pytest.approx(456.0)  # between 4 and 10 minutes, as percentile_cont
+    assert (ana["sla_met"], ana["sla_due"], ana["sla_attainment"]) == (4, 5, 0.8)
+    assert ana["escalations"] == 1
+
+
+def test_an_unanswered_handoff_counts_against_the_sla_only_once_its_target_has_passed(settings):
+    settings.HANDOFF_SLA_MINUTES = 5
+    recent = lead(timezone.now() - timedelta(minutes=2), score=9, status=Lead.Status.HANDED_OFF)
+    handoff(recent, created_at=timezone.now() - timedelta(minutes=1))
+    old = lead(timezone.now() - timedelta(hours=2), score=9, status=Lead.Status.HANDED_OFF)
+    handoff(old, created_at=timezone.now() - timedelta(hours=1))
+    today = timezone.localdate()
+    [agent] = metrics_collect(Period(first_day=today - timedelta(days=1), last_day=today))["agents"]
+    assert (agent["sla_met"], agent["sla_due"], agent["sla_attainment"]) == (0, 1, 0.0)
+    assert agent["first_reply_p50_seconds"] is None
+
+
+def test_a_routing_rule_target_is_the_one_the_sla_is_judged_by(settings):
+    settings.HANDOFF_SLA_MINUTES = 5
+    rule = RoutingRule.objects.create(name="Empresas", sla_minutes=30)
+    owner = lead(at(1, 9), score=9, status=Lead.Status.HANDED_OFF)
+    handoff(owner, reply_after=timedelta(minutes=20), routing={"rule_id": rule.pk})
+    [agent] = metrics_collect(PERIOD)["agents"]
+    assert agent["sla_met"] == 1
+
+
+def test_agents_are_separate_rows_ordered_by_conversations():
+    for agent, count in (((11, "Ana Paula"), 1), ((12, "Bruno"), 3)):
+        for _ in range(count):
+            handoff(lead(at(1, 9), score=9, status=Lead.Status.HANDED_OFF), agent=agent)
+    handoff(lead(at(1, 9), score=9, status=Lead.Status.HANDED_OFF), agent=None)
+    rows = metrics_collect(PERIOD)["agents"]
+    assert [(row["name"], row["handled"]) for row in rows] == [("Bruno", 3), ("Ana Paula", 1), ("Sem agente", 1)]
+
+
+def test_handoff_health_now_and_chatwoot_answers_in_the_period():
+    owner = lead(at(1, 9), score=9, status=Lead.Status.QUALIFICADO)
+    queued = handoff(owner, state=Handoff.State.QUEUED, created_at=timezone.now() - timedelta(minutes=30))
+    failed_lead = lead(at(1, 9), score=9, status=Lead.Status.QUALIFICADO)
+    failed = handoff(failed_lead, state=Handoff.State.FAILED, last_error="Chatwoot respondeu 401", attempts=3)
+    for status in (200, 200, 200, 503, 429, None):
+        ChatwootCall.objects.create(
+            handoff=failed,
+            method="POST",
+            path="/contacts",
+            status=status,
+            duration_ms=5,
+            created_at=at(2, 9),
+            error_class="" if status else "ChatwootTimeout",
+        )
+    ChatwootCall.objects.create(method="GET", path="/x", status=500, duration_ms=5, created_at=at(-2, 9))
+    health = metrics_collect(PERIOD)["health"]
+    assert (health["queued"], health["in_progress"], health["failed"]) == (1, 0, 1)
+    assert health["oldest_pending"] == queued.created_at
+    assert 1790 <= health["oldest_pending_age_seconds"] <= 1830
+    assert health["retries"] == 2
+    calls = health["chatwoot_calls"]
+    assert calls["total"] == 6 and calls["errors"] == 3 and calls["error_rate"] == 0.5
+    assert calls["by_status"] == {"2xx": 3, "5xx": 1, "429": 1, "sem resposta": 1}
+    assert health["recent_failures"][0]["error"] == "Chatwoot respondeu 401"
+
+
+def test_the_team_filter_narrows_handoffs_agents_and_leads():
+    sp = lead(at(1, 9), score=9, status=Lead.Status.HANDED_OFF)
+    handoff(sp, team_id=1, team_name="Vendas SP")
+    rj = lead(at(1, 9), score=9, status=Lead.Status.HANDED_OFF)
+    handoff(rj, team_id=2, team_name="Vendas RJ", agent=(12, "Bruno"))
+    lead(at(1, 9), score=2)
+    metrics = metrics_collect(Period(first_day=PERIOD.first_day, last_day=PERIOD.last_day, team_id=2))
+    assert metrics["leads"]["total"] == 1
+    assert [agent["name"] for agent in metrics["agents"]] == ["Bruno"]
+    assert sum(row["handoffs"] for row in metrics["daily"]) == 1
+
+
+def test_percentile_interpolates_like_postgresql():
+    assert percentile([], 0.5) is None
+    assert percentile([7.0], 0.9) == 7.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
+
+
+# --- the page ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def manager(client):
+    user = User.objects.create_user("gerente", password="senha-forte-123", is_staff=True)
+    user.groups.add(Group.objects.get(name="Managers"))
+    client.force_login(user)
+    return client
+
+
+def test_the_dashboard_renders_charts_in_pt_br_without_external_assets(manager):
+    owner = lead(timezone.now() - timedelta(hours=1), score=9, status=Lead.Status.HANDED_OFF)
+    handoff(owner, reply_after=timedelta(minutes=3))
+    page = manager.get("/dashboard/?range=7d").content.decode()
+    assert "Leads por situação" in page and "Em atendimento" in page
+    assert page.count('<svg role="img"') == 5
+    assert "<title" in page and "Ana Paula" in page and "3 min 00 s" in page
+    assert '<script src="http' not in page and "cdn" not in page.lower()
+
+
+def test_the_dashboard_with_nothing_in_the_range_shows_zeros(manager):
+    page = manager.get("/dashboard/?range=today")
+    assert page.status_code == 200
+    assert "Nenhuma transferência concluída no período." in page.content.decode()
+
+
+def test_a_bad_custom_range_says_why_and_shows_the_last_30_days(manager):
+    page = manager.get("/dashboard/?range=custom&start=2026-11-20&end=2026-11-01")
+    assert page.status_code == 200
+    assert "A data inicial deve ser anterior ou igual à final." in page.content.decode()
+    assert (page.context["period"].last_day - page.context["period"].first_day).days == 29
+
+
+def test_the_dashboard_is_linked_from_the_admin(manager):
+    assert 'href="/dashboard/"' in manager.get("/admin/").content.decode()
+
+
+@pytest.mark.parametrize("path", ["/dashboard/", "/dashboard/agentes.csv", "/dashboard/funil.csv"])
+def test_the_dashboard_is_for_staff_only(client, path):
+    assert client.get(path).status_code == 302
+    User.objects.create_user("cliente", password="senha-forte-123")
+    client.login(username="cliente", password="senha-forte-123")
+    assert client.get(path).status_code == 302
+
+
+def test_staff_without_permission_to_view_leads_is_refused(client):
+    User.objects.create_user("estagiario", password="senha-forte-123", is_staff=True)
+    client.login(username="estagiario", password="senha-forte-123")
+    assert client.get("/dashboard/").status_code == 403
+
+
+# --- CSV exports ------------------------------------------------------------------------------------------
+
+
+def read_csv(response) -> list[list[str]]:
+    text = response.content.decode("utf-8")
+    assert text.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
+
+
+def test_the_agent_table_exports_as_csv(manager):
+    owner = lead(timezone.now() - timedelta(hours=1), score=9, status=Lead.Status.HANDED_OFF)
+    handoff(owner, reply_after=timedelta(seconds=90), agent=(11, "=Ana"))
+    response = manager.get("/dashboard/agentes.csv?range=7d")
+    assert response["Content-Disposition"].startswith('attachment; filename="agentes-')
+    header, row = read_csv(response)
+    assert header[:3] == ["id do agente", "agente", "conversas"]
+    assert row[:3] == ["11", "'=Ana", "1"]  # a name never runs as a spreadsheet formula
+    assert row[header.index("primeira resposta p50 (s)")] == "90,0"
+
+
+def test_the_funnel_exports_as_csv(manager):
+    lead(timezone.now() - timedelta(hours=1), score=9)
+    lead(timezone.now() - timedelta(hours=1), score=1)
+    rows = read_csv(manager.get("/dashboard/funil.csv?range=today"))
+    assert rows[0] == ["etapa", "nome", "leads", "da etapa anterior", "do total"]
+    assert rows[1][:3] == ["leads", "Leads", "2"]
+    assert rows[2][:4] == ["qualified", "Qualificados", "1", "0,5"]
+
+
+# --- the metrics API ---------------------------------------------------------------------------------------
+
+
+def test_the_metrics_api_returns_the_dashboard_figures(api):
+    lead(at(1, 9), score=9, status=Lead.Status.HANDED_OFF)
+    body = api.get("/api/v1/metrics/?from=2026-11-10&to=2026-11-16").json()
+    assert body["period"] == {"from": "2026-11-10", "to": "2026-11-16", "team_id": None}
+    assert body["leads"]["total"] == 1
+    assert body["funnel"][0] == {
+        "step": "leads",
+        "label": "Leads",
+        "count": 1,
+        "rate_from_previous": None,
+        "rate_from_leads": 1.0,
+    }
+    assert len(body["daily"]) == 7
+
+
+def test_the_metrics_api_defaults_to_the_last_30_days(api):
+    body = api.get("/api/v1/metrics/").json()
+    assert body["period"]["to"] == timezone.localdate().isoformat()
+    assert len(body["daily"]) == 30
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("from=2026-13-01", "from"),
+        ("to=ontem", "to"),
+        ("from=2026-11-20&to=2026-11-01", "from"),
+        ("from=2024-01-01&to=2026-01-01", "from"),
+        ("team=abc", "team"),
+    ],
+)
+def test_the_metrics_api_names_the_bad_field(api, query, field):
+    response = api.get(f"/api/v1/metrics/?{query}")
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_the_metrics_api_needs_a_key_or_a_staff_session(anonymous_api, manager):
+    assert anonymous_api.get("/api/v1/metrics/").status_code == 401
+    assert manager.get("/api/v1/metrics/").status_code == 200
+
+
+def test_the_metrics_api_is_in_the_openapi_schema(api):
+    schema = api.get("/api/schema/?format=json").json()
+    operation = schema["paths"]["/api/v1/metrics/"]["get"]
+    assert {parameter["name"] for parameter in operation["parameters"]} == {"from", "to", "team"}
+    assert {"200", "400", "401"} <= set(operation["responses"])
+    assert "agents" in schema["components"]["schemas"]["Metrics"]["properties"]
