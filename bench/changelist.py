@@ -10,9 +10,7 @@ the ratio shows what the lead table's size adds.
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -24,11 +22,10 @@ import django
 
 django.setup()
 
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
-from django.test import Client
 
+from bench.pages import analyze, report, staff_client
 from leads.bulk import leads_generate, progress_bar
 from leads.models import Lead
 
@@ -43,18 +40,6 @@ PAGES = {
 }
 
 
-def timings(client: Client, path: str, rounds: int) -> list[float]:
-    for _ in range(3):
-        assert client.get(path).status_code == 200, path
-    result = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        response = client.get(path)
-        result.append((time.perf_counter() - start) * 1000)
-        assert response.status_code == 200, path
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--leads", type=int, default=100_000)
@@ -67,24 +52,9 @@ def main() -> None:
         print(f"Adding {missing:,} leads…")
         leads_generate(count=missing, progress=progress_bar(missing, lambda t: print(t, end="", flush=True)))
         print()
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE leads_lead")
-    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
-    user.is_staff = user.is_superuser = True
-    user.save()
-    client = Client()
-    client.force_login(user)
-
+    analyze("leads_lead")
     print(f"database: {connection.vendor}, leads: {Lead.objects.count():,}, rounds: {args.rounds}")
-    print(f"{'page':40} {'median ms':>10} {'p95 ms':>8} {'× baseline':>11}")
-    baseline = None
-    for label, path in PAGES.items():
-        samples = sorted(timings(client, path, args.rounds))
-        median = statistics.median(samples)
-        p95 = samples[min(len(samples) - 1, int(len(samples) * 0.95))]
-        baseline = baseline or median
-        print(f"{label:40} {median:10.1f} {p95:8.1f} {median / baseline:10.2f}×")
+    report(staff_client(), PAGES, args.rounds)
 
 
 if __name__ == "__main__":
