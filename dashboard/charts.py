@@ -51,7 +51,7 @@ def columns(title: str, items: list[tuple[str, int]], *, chart_id: str, label_ev
     cells = format_html_join(
         "",
         '<g><title>{}: {}</title><rect x="{}" y="{}" width="{}" height="{}" rx="2" class="chart-bar"></rect>'
-        '<text x="{}" y="{}" text-anchor="middle" class="chart-value">{}</text>{}</g>',
+        '<text x="{}" y="{}" text-anchor="middle" class="{}">{}</text>{}</g>',
         (
             (
                 label,
@@ -62,7 +62,8 @@ def columns(title: str, items: list[tuple[str, int]], *, chart_id: str, label_ev
                 _scaled(value, top, COLUMNS_HEIGHT),
                 round(index * slot + slot / 2, 1),
                 16 + COLUMNS_HEIGHT - _scaled(value, top, COLUMNS_HEIGHT),
-                value if len(items) <= 31 or value == top else "",
+                "chart-value" if slot >= 28 else "chart-value chart-value-dense",
+                value,
                 _axis_label(label, round(index * slot + slot / 2, 1), show=index % label_every == 0),
             )
             for index, (label, value) in enumerate(items)
