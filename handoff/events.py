@@ -59,7 +59,7 @@ def message_created(payload: dict) -> str:
     handoff = _handoff_locked(conversation_display_id(payload))
     content = str(payload.get("content") or "")
     if payload.get("private"):
-        if "nexa-handoff:" in content:
+        if "nexa-handoff:" in content or "nexa-escalation:" in content:
             raise EventIgnored("a nota do próprio Nexa")
         raise EventIgnored("nota privada: não vai para a transcrição")
     sender = _message_sender(payload)

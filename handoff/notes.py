@@ -17,6 +17,11 @@ def note_marker(handoff_id, part: int, total: int) -> str:
     return f"`nexa-handoff:{handoff_id}:{part}/{total}`"
 
 
+def escalation_marker(handoff_id, escalation: int) -> str:
+    """Identifies an escalation's note, so a retry after a lost answer finds it instead of posting it again."""
+    return f"`nexa-escalation:{handoff_id}:{escalation}`"
+
+
 def liquid_safe(text: str) -> str:
     """D: outgoing content is rendered as Liquid; a zero-width space keeps {{ }} and {% %} literal."""
     for pair in ("{{", "{%", "}}", "%}"):

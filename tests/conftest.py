@@ -58,7 +58,7 @@ def chatwoot(sandbox, settings):
 @pytest.fixture
 def faults(monkeypatch):
     """Install precise faults on every Chatwoot client Nexa builds: faults.add(Rule(...))."""
-    from handoff.services import runner
+    from handoff.services import operations, runner, sync
     from tests.chatwoot_faults import FaultyTransport
 
     transport = FaultyTransport([])
@@ -69,6 +69,7 @@ def faults(monkeypatch):
         client.session.mount("http://", transport)
         return client
 
-    monkeypatch.setattr(runner, "chatwoot_client", faulty_client)
+    for module in (runner, sync, operations):  # each imported the factory by name
+        monkeypatch.setattr(module, "chatwoot_client", faulty_client)
     transport.add = transport.rules.append
     return transport

@@ -10,6 +10,7 @@ from handoff.business_hours import business_seconds
 from handoff.models import Handoff, RoutingRule
 from handoff.services import handoffs_reconcile, handoffs_sla_check
 from leads.models import Lead
+from tests.chatwoot_faults import Rule
 from tests.test_handoff_pipeline import chatwoot_rows, private_notes, qualified_lead, settle
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +32,33 @@ def test_no_reply_past_the_target_escalates_to_the_next_agent_with_a_note(handed
     assert chatwoot_rows(chatwoot)["conversations"][0]["assignee_id"] == handed_off.assignee_id
     assert "Sem primeira resposta em 5 min" in private_notes(chatwoot)[-1]["content"]
     assert handed_off.events.filter(kind="escalated").exists()
+
+
+def escalation_notes(sandbox) -> list[str]:
+    return [n["content"] for n in private_notes(sandbox) if "nexa-escalation:" in n["content"]]
+
+
+def test_an_escalation_note_whose_answer_was_lost_is_neither_posted_nor_escalated_again(handed_off, chatwoot, faults):
+    faults.add(Rule("POST", r"/messages$", "timeout_after_success"))
+    assert handoffs_sla_check(now=handed_off.finished_at + timedelta(minutes=6)) == 1
+    escalated_to = Handoff.objects.get(pk=handed_off.pk).assignee_id
+    assert handoffs_sla_check(now=handed_off.finished_at + timedelta(minutes=7)) == 0
+    handed_off.refresh_from_db()
+    assert (handed_off.escalations, handed_off.assignee_id) == (1, escalated_to)
+    assert chatwoot_rows(chatwoot)["conversations"][0]["assignee_id"] == escalated_to
+    assert len(escalation_notes(chatwoot)) == 1 and handed_off.escalation_note_pending == ""
+    assert handed_off.events.filter(kind="escalated").count() == 1
+
+
+def test_an_escalation_note_that_failed_is_posted_on_the_next_run(handed_off, chatwoot, faults):
+    faults.add(Rule("POST", r"/messages$", "status:503"))
+    handoffs_sla_check(now=handed_off.finished_at + timedelta(minutes=6))
+    assert escalation_notes(chatwoot) == []
+    handoffs_sla_check(now=handed_off.finished_at + timedelta(minutes=7))
+    handed_off.refresh_from_db()
+    assert len(escalation_notes(chatwoot)) == 1 and handed_off.escalation_note_pending == ""
+    assert f"nexa-escalation:{handed_off.pk}:1" in escalation_notes(chatwoot)[0]
+    assert handed_off.escalations == 1
 
 
 def test_the_next_escalation_waits_a_full_target_from_the_last_one(handed_off):

@@ -96,6 +96,11 @@ class Handoff(models.Model):
         blank=True,
         help_text="Since when the current agent has had to reply (the handoff, or the last escalation).",
     )
+    escalation_note_pending = models.TextField(
+        blank=True,
+        help_text="The last escalation's private note, until Chatwoot confirms it; the next SLA run posts it "
+        "unless its marker is already in the conversation.",
+    )
 
     class Meta:
         ordering = ("-created_at",)

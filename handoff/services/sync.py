@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from handoff import events, throttle
 from handoff.business_hours import business_seconds
-from handoff.chatwoot import ChatwootConfigurationError, ChatwootError, ChatwootNotFound
+from handoff.chatwoot import Agent, ChatwootConfigurationError, ChatwootError, ChatwootNotFound
 from handoff.models import Handoff, RoutingRule
-from handoff.notes import liquid_safe
+from handoff.notes import escalation_marker, liquid_safe
 from handoff.routing import routing_decide
 from handoff.services.lifecycle import handoff_event
 from handoff.services.runner import call_audit, chatwoot_client
@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 def handoffs_sla_check(now=None) -> int:
     """Escalate every handed-off conversation whose agent has not replied in time; returns how many."""
     now = now or timezone.now()
+    escalation_notes_retry()
     waiting = Handoff.objects.filter(
         state=Handoff.State.DONE,
         first_reply_at__isnull=True,
@@ -30,6 +31,7 @@ def handoffs_sla_check(now=None) -> int:
         lead__status=Lead.Status.HANDED_OFF,
         escalations__lt=settings.HANDOFF_SLA_MAX_ESCALATIONS,
         conversation_id__isnull=False,
+        escalation_note_pending="",  # the last escalation's note goes out before the next escalation
     ).select_related("lead")
     escalated = 0
     for handoff in waiting:
@@ -52,39 +54,76 @@ def handoff_escalate(*, handoff: Handoff, now, target: int) -> int:
     """Reassign through the same routing to the next agent, say why in a private note, record it."""
     # One conditional UPDATE claims this escalation: two runs of the job never escalate twice.
     claimed = Handoff.objects.filter(
-        pk=handoff.pk, escalations=handoff.escalations, first_reply_at__isnull=True
+        pk=handoff.pk, escalations=handoff.escalations, first_reply_at__isnull=True, escalation_note_pending=""
     ).update(escalations=F("escalations") + 1, sla_started_at=now)
     if not claimed:
         return 0
-    previous = [handoff.assignee_id, *handoff.routing.get("escalated_from", [])]
     try:
-        client = chatwoot_client(
-            on_call=lambda record: call_audit(record, handoff_id=handoff.pk, step="escalation"),
-            before_call=throttle.throttle_before_call,
-        )
-        decision = routing_decide(
-            lead=handoff.lead, client=client, handoff=handoff, exclude_agent_ids=tuple(filter(None, previous))
-        )
-        if not decision.agent_id:
-            raise ChatwootConfigurationError("nenhum outro agente disponível")
-        agent = client.conversation_assign_agent(handoff.conversation_id, decision.agent_id)
-        if agent is None:
-            raise ChatwootConfigurationError(f"o Chatwoot não aceitou o agente {decision.agent_id}")
-        note = (
-            f"**Sem primeira resposta em {target} min.** Conversa reatribuída de "
-            f"{handoff.assignee_name or 'ninguém'} para {agent.name} pelo Nexa "
-            f"(escalonamento {handoff.escalations + 1})."
-        )
-        client.message_create(handoff.conversation_id, content=liquid_safe(note), private=True)
+        client = _escalation_client(handoff)
+        agent = _escalation_assign(handoff, client)
     except (ChatwootError, ChatwootConfigurationError, throttle.ChatwootDeferred) as err:
-        # Give the claim back: the next run of the job tries again.
+        # Chatwoot has no new agent: give the claim back, the next run of the job tries again.
         Handoff.objects.filter(pk=handoff.pk).update(
             escalations=F("escalations") - 1, sla_started_at=handoff.sla_started_at
         )
         logger.warning("handoff %s: escalation failed: %s", handoff.pk, err)
         return 0
-    routing = {**handoff.routing, "escalated_from": [p for p in previous if p]}
-    Handoff.objects.filter(pk=handoff.pk).update(assignee_id=agent.id, assignee_name=agent.name, routing=routing)
+    _escalation_record(handoff, agent, target)
+    _escalation_note_send(handoff, client, look_first=False)
+    return 1
+
+
+def escalation_notes_retry() -> None:
+    """Escalation notes Chatwoot never confirmed (failed, or answer lost): posted now unless already there."""
+    pending = Handoff.objects.exclude(escalation_note_pending="").filter(
+        state=Handoff.State.DONE, conversation_id__isnull=False
+    )
+    for handoff in pending.order_by("sla_started_at")[: settings.HANDOFF_RECONCILE_BATCH]:
+        try:
+            client = _escalation_client(handoff)
+        except ChatwootConfigurationError:
+            return
+        _escalation_note_send(handoff, client, look_first=True)
+
+
+def _escalation_client(handoff: Handoff):
+    return chatwoot_client(
+        on_call=lambda record: call_audit(record, handoff_id=handoff.pk, step="escalation"),
+        before_call=throttle.throttle_before_call,
+    )
+
+
+def _escalation_assign(handoff: Handoff, client) -> Agent:
+    decision = routing_decide(
+        lead=handoff.lead, client=client, handoff=handoff, exclude_agent_ids=tuple(_agents_before(handoff))
+    )
+    if not decision.agent_id:
+        raise ChatwootConfigurationError("nenhum outro agente disponível")
+    agent = client.conversation_assign_agent(handoff.conversation_id, decision.agent_id)
+    if agent is None:
+        raise ChatwootConfigurationError(f"o Chatwoot não aceitou o agente {decision.agent_id}")
+    return agent
+
+
+def _agents_before(handoff: Handoff) -> list[int]:
+    return [agent for agent in (handoff.assignee_id, *handoff.routing.get("escalated_from", [])) if agent]
+
+
+def _escalation_record(handoff: Handoff, agent: Agent, target: int) -> None:
+    """Saved as soon as Chatwoot has the new agent and never given back: a lost note must not escalate twice."""
+    escalation = handoff.escalations + 1  # the claim already counted it in the database
+    note = liquid_safe(
+        f"**Sem primeira resposta em {target} min.** Conversa reatribuída de "
+        f"{handoff.assignee_name or 'ninguém'} para {agent.name} pelo Nexa (escalonamento {escalation})."
+    )
+    fields = {
+        "escalations": escalation,
+        "assignee_id": agent.id,
+        "assignee_name": agent.name,
+        "routing": {**handoff.routing, "escalated_from": _agents_before(handoff)},
+        "escalation_note_pending": f"{note}\n\n{escalation_marker(handoff.pk, escalation)}",
+    }
+    Handoff.objects.filter(pk=handoff.pk).update(**fields)
     handoff_event(
         handoff,
         "escalated",
@@ -92,7 +131,22 @@ def handoff_escalate(*, handoff: Handoff, now, target: int) -> int:
         from_agent=handoff.assignee_id,
         to_agent=agent.id,
     )
-    return 1
+    for name, value in fields.items():
+        setattr(handoff, name, value)
+
+
+def _escalation_note_send(handoff: Handoff, client, *, look_first: bool) -> None:
+    """Post the pending note once; after an unclear answer, its marker in the latest messages means it is there."""
+    marker = escalation_marker(handoff.pk, handoff.escalations)
+    try:
+        posted = look_first and any(marker in m.content for m in client.messages_latest(handoff.conversation_id))
+        if not posted:
+            client.message_create(handoff.conversation_id, content=handoff.escalation_note_pending, private=True)
+    except (ChatwootError, throttle.ChatwootDeferred) as err:
+        logger.warning("handoff %s: escalation note not confirmed, the next run checks again: %s", handoff.pk, err)
+        return
+    Handoff.objects.filter(pk=handoff.pk).update(escalation_note_pending="")
+    handoff.escalation_note_pending = ""
 
 
 def handoffs_reconcile(now=None) -> int:
