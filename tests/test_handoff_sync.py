@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from handoff.business_hours import business_seconds
-from handoff.models import Handoff, RoutingRule
+from handoff.models import ChatwootCall, ChatwootThrottle, Handoff, RoutingRule
 from handoff.services import handoffs_reconcile, handoffs_sla_check
 from leads.models import Lead
 from tests.chatwoot_faults import Rule
@@ -139,3 +139,24 @@ def test_reconciliation_stays_within_the_request_budget(handed_off, chatwoot, se
 def test_reconciliation_skips_conversations_it_has_heard_about_recently(handed_off):
     Handoff.objects.filter(pk=handed_off.pk).update(chatwoot_heard_at=timezone.now() + timedelta(minutes=20))
     assert handoffs_reconcile(now=timezone.now() + timedelta(minutes=31)) == 0
+
+
+@pytest.fixture
+def two_handed_off(chatwoot) -> list[Handoff]:
+    return [settle(qualified_lead()), settle(qualified_lead("(21) 99812-3456"))]
+
+
+def test_a_429_while_reconciling_pauses_every_worker_and_ends_the_batch(two_handed_off, faults):
+    faults.add(Rule("GET", r"/conversations/\d+$", "status:429"))
+    assert handoffs_reconcile(now=timezone.now() + timedelta(minutes=31)) == 0
+    assert ChatwootThrottle.objects.get().paused_until > timezone.now() + timedelta(seconds=30)
+    assert ChatwootCall.objects.filter(step="reconcile").count() == 1
+
+
+def test_a_429_while_escalating_pauses_every_worker_and_ends_the_batch(two_handed_off, faults):
+    faults.add(Rule("POST", r"/assignments$", "status:429"))
+    now = max(h.finished_at for h in two_handed_off) + timedelta(minutes=6)
+    assert handoffs_sla_check(now=now) == 0
+    assert ChatwootThrottle.objects.get().paused_until > timezone.now() + timedelta(seconds=30)
+    assert ChatwootCall.objects.filter(step="escalation", path__endswith="/assignments").count() == 1
+    assert list(Handoff.objects.values_list("escalations", flat=True)) == [0, 0]

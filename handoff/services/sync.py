@@ -1,5 +1,6 @@
 """The Chatwoot side over time: speed-to-lead escalation, and reconciliation of conversations gone quiet."""
 
+import contextlib
 import logging
 
 from django.conf import settings
@@ -9,7 +10,13 @@ from django.utils import timezone
 
 from handoff import events, throttle
 from handoff.business_hours import business_seconds
-from handoff.chatwoot import Agent, ChatwootConfigurationError, ChatwootError, ChatwootNotFound
+from handoff.chatwoot import (
+    Agent,
+    ChatwootConfigurationError,
+    ChatwootError,
+    ChatwootNotFound,
+    ChatwootRateLimited,
+)
 from handoff.models import Handoff, RoutingRule
 from handoff.notes import escalation_marker, liquid_safe
 from handoff.routing import routing_decide
@@ -23,7 +30,19 @@ logger = logging.getLogger(__name__)
 def handoffs_sla_check(now=None) -> int:
     """Escalate every handed-off conversation whose agent has not replied in time; returns how many."""
     now = now or timezone.now()
-    escalation_notes_retry()
+    escalated = 0
+    try:
+        escalation_notes_retry()
+        for handoff, target in _sla_overdue(now):
+            escalated += handoff_escalate(handoff=handoff, now=now, target=target)
+    except throttle.ChatwootDeferred as err:
+        # Chatwoot asked every worker to wait (or the budget is spent): the rest waits for the next run.
+        logger.info("speed-to-lead check stopped: %s", err)
+    return escalated
+
+
+def _sla_overdue(now):
+    """(handoff, target minutes) for each conversation still waiting for a first reply past its target."""
     waiting = Handoff.objects.filter(
         state=Handoff.State.DONE,
         first_reply_at__isnull=True,
@@ -33,13 +52,11 @@ def handoffs_sla_check(now=None) -> int:
         conversation_id__isnull=False,
         escalation_note_pending="",  # the last escalation's note goes out before the next escalation
     ).select_related("lead")
-    escalated = 0
     for handoff in waiting:
         target = sla_target_minutes(handoff)
         started = handoff.sla_started_at or handoff.finished_at
         if business_seconds(started, now, settings.HANDOFF_BUSINESS_HOURS) >= target * 60:
-            escalated += handoff_escalate(handoff=handoff, now=now, target=target)
-    return escalated
+            yield handoff, target
 
 
 def sla_target_minutes(handoff: Handoff) -> int:
@@ -67,9 +84,12 @@ def handoff_escalate(*, handoff: Handoff, now, target: int) -> int:
             escalations=F("escalations") - 1, sla_started_at=handoff.sla_started_at
         )
         logger.warning("handoff %s: escalation failed: %s", handoff.pk, err)
+        _stop_when_paused(err)
         return 0
     _escalation_record(handoff, agent, target)
-    _escalation_note_send(handoff, client, look_first=False)
+    # A pause here leaves the note for the next run; this batch stops at the pause before its next call.
+    with contextlib.suppress(throttle.ChatwootDeferred):
+        _escalation_note_send(handoff, client, look_first=False)
     return 1
 
 
@@ -144,33 +164,37 @@ def _escalation_note_send(handoff: Handoff, client, *, look_first: bool) -> None
             client.message_create(handoff.conversation_id, content=handoff.escalation_note_pending, private=True)
     except (ChatwootError, throttle.ChatwootDeferred) as err:
         logger.warning("handoff %s: escalation note not confirmed, the next run checks again: %s", handoff.pk, err)
+        _stop_when_paused(err)
         return
     Handoff.objects.filter(pk=handoff.pk).update(escalation_note_pending="")
     handoff.escalation_note_pending = ""
 
 
+def _stop_when_paused(err: Exception) -> None:
+    """G: a 429 carries no Retry-After, so every worker pauses together (as the handoff runner does)."""
+    if isinstance(err, ChatwootRateLimited):
+        raise throttle.ChatwootDeferred(throttle.throttle_pause(), "Chatwoot pediu uma pausa (429)") from err
+    if isinstance(err, throttle.ChatwootDeferred):
+        raise err
+
+
 def handoffs_reconcile(now=None) -> int:
     """Poll conversations Nexa has heard nothing about for a while (webhooks are never re-sent, F.5)."""
     now = now or timezone.now()
-    cutoff = now - timezone.timedelta(minutes=settings.HANDOFF_RECONCILE_AFTER_MINUTES)
-    quiet = (
-        Handoff.objects.filter(
-            state=Handoff.State.DONE, lead__status=Lead.Status.HANDED_OFF, conversation_id__isnull=False
-        )
-        .filter(Q(chatwoot_heard_at__lt=cutoff) | Q(chatwoot_heard_at__isnull=True, finished_at__lt=cutoff))
-        .order_by(F("chatwoot_heard_at").asc(nulls_first=True))[: settings.HANDOFF_RECONCILE_BATCH]
-    )
     try:
         client = chatwoot_client(before_call=throttle.throttle_before_call)
     except ChatwootConfigurationError:
         return 0
     polled = 0
-    for handoff in quiet:
+    for handoff in _quiet(now):
         client.on_call = lambda record, pk=handoff.pk: call_audit(record, handoff_id=pk, step="reconcile")
         try:
             payload = client.conversation_payload(handoff.conversation_id)
         except throttle.ChatwootDeferred:
             break  # within the same request budget as handoffs: the rest waits for the next run
+        except ChatwootRateLimited:
+            throttle.throttle_pause()  # every worker waits together (G: no Retry-After)
+            break
         except ChatwootNotFound:
             Handoff.objects.filter(pk=handoff.pk).update(chatwoot_heard_at=now)
             handoff_event(handoff, "reconcile", "A conversa não existe mais no Chatwoot.")
@@ -184,3 +208,14 @@ def handoffs_reconcile(now=None) -> int:
             handoff_event(handoff, "reconcile", f"Conferida no Chatwoot: {result}.")
         polled += 1
     return polled
+
+
+def _quiet(now):
+    cutoff = now - timezone.timedelta(minutes=settings.HANDOFF_RECONCILE_AFTER_MINUTES)
+    return (
+        Handoff.objects.filter(
+            state=Handoff.State.DONE, lead__status=Lead.Status.HANDED_OFF, conversation_id__isnull=False
+        )
+        .filter(Q(chatwoot_heard_at__lt=cutoff) | Q(chatwoot_heard_at__isnull=True, finished_at__lt=cutoff))
+        .order_by(F("chatwoot_heard_at").asc(nulls_first=True))[: settings.HANDOFF_RECONCILE_BATCH]
+    )
