@@ -198,6 +198,10 @@ def _status_apply(handoff: Handoff, payload: dict) -> str:
 
 
 def _owner_apply(handoff: Handoff, payload: dict) -> str:
+    if handoff.state != Handoff.State.DONE:
+        # The assignment step reads a set assignee or team as its own work done; until the handoff is done, the
+        # owner is Nexa's to set. Chatwoot's later conversation events carry the owner again.
+        return ""
     meta = payload.get("meta") or {}
     assignee = meta.get("assignee") or {}
     changes = []

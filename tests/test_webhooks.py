@@ -246,6 +246,13 @@ def test_assignee_changed_records_the_agent_and_team(handed_off):
     assert (handed_off.assignee_id, handed_off.assignee_name, handed_off.team_name) == (7, "Ana Costa", "Inside Sales")
 
 
+def test_an_assignee_change_while_the_handoff_is_in_progress_leaves_the_assignment_to_nexa(handed_off):
+    Handoff.objects.filter(pk=handed_off.pk).update(state=Handoff.State.IN_PROGRESS, finished_at=None)
+    deliver_and_process(fixture("conversation_updated.assignee_changed.json"))
+    handed_off.refresh_from_db()
+    assert (handed_off.assignee_id, handed_off.team_id) == (None, None)
+
+
 def test_an_incoming_message_is_mirrored_as_the_leads(handed_off):
     deliver_and_process(fixture("message_created.incoming.json"))
     message = Message.objects.get(external_id="chatwoot:2003")
