@@ -178,16 +178,14 @@ def _status_apply(handoff: Handoff, payload: dict) -> str:
     latest = lead.handoffs.exclude(state=Handoff.State.CANCELLED).order_by("-created_at").first()
     if latest is None or latest.pk != handoff.pk:
         return "conversa de uma transferência anterior: só registrada"
+    if handoff.state != Handoff.State.DONE:
+        # The lead is not handed off yet: steps.finish() applies the status recorded here (chatwoot_status, and
+        # the outcome it implies), so a resolution in the meantime is not lost behind the newer chatwoot_updated_at.
+        handoff.outcome = outcome_for(list(payload.get("labels") or [])) if status == "resolved" else ""
+        return "resolvida durante a transferência: aplicada ao concluir" if status == "resolved" else ""
     if status == "resolved" and lead.status == Lead.Status.HANDED_OFF:
-        outcome = outcome_for(list(payload.get("labels") or []))
-        lead.status = outcome
-        lead.save(update_fields=["status", "updated_at"])
-        BotConversation.objects.filter(lead=lead).exclude(status=BotConversation.Status.CLOSED).update(
-            status=BotConversation.Status.CLOSED
-        )
-        handoff.resolved_at, handoff.outcome = timezone.now(), outcome
-        _event(handoff, "resolved", f"Resolvida no Chatwoot: {lead.get_status_display()}.")
-        return f"resolvida → {outcome}"
+        resolution_apply(handoff, lead, outcome_for(list(payload.get("labels") or [])))
+        return f"resolvida → {lead.status}"
     if status in ("open", "pending", "snoozed") and lead.is_closed:
         lead.status = Lead.Status.HANDED_OFF
         lead.save(update_fields=["status", "updated_at"])
@@ -195,6 +193,17 @@ def _status_apply(handoff: Handoff, payload: dict) -> str:
         _event(handoff, "reopened", "Reaberta no Chatwoot: de volta ao atendimento.")
         return "reaberta"
     return ""
+
+
+def resolution_apply(handoff: Handoff, lead: Lead, outcome: str) -> None:
+    """The conversation ended in Chatwoot: the lead takes the outcome and the bot conversation closes."""
+    lead.status = outcome
+    lead.save(update_fields=["status", "updated_at"])
+    BotConversation.objects.filter(lead=lead).exclude(status=BotConversation.Status.CLOSED).update(
+        status=BotConversation.Status.CLOSED
+    )
+    handoff.resolved_at, handoff.outcome = timezone.now(), outcome
+    _event(handoff, "resolved", f"Resolvida no Chatwoot: {lead.get_status_display()}.")
 
 
 def _owner_apply(handoff: Handoff, payload: dict) -> str:

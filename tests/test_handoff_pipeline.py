@@ -1,5 +1,6 @@
 """The handoff pipeline against the Chatwoot sandbox: exactly once, whatever fails and wherever."""
 
+import json
 from collections import Counter
 from datetime import timedelta
 
@@ -7,8 +8,8 @@ import pytest
 import requests
 from django.utils import timezone
 
-from handoff.models import ChatwootCall, ChatwootThrottle, Handoff
-from handoff.services import handoff_process
+from handoff.models import ChatwootCall, ChatwootThrottle, Handoff, WebhookDelivery
+from handoff.services import handoff_process, webhook_process
 from leads import services as lead_services
 from leads.models import BotConversation, Lead
 from leads.phones import phone_parse
@@ -330,6 +331,25 @@ def test_a_resolved_lead_requalified_later_gets_a_new_handoff(chatwoot):
     assert lead.handoffs.count() == 2
     second = lead.handoffs.exclude(pk=first.pk).get()
     assert second.state == Handoff.State.QUEUED and second.trigger == "score"
+
+
+def test_a_resolution_heard_while_the_handoff_is_in_progress_closes_the_lead_when_it_finishes(chatwoot, faults):
+    def agent_resolves_before_the_assignment():
+        display_id = chatwoot_rows(chatwoot)["conversations"][0]["display_id"]
+        chatwoot.resolve(display_id)
+        payload = next(e for e in reversed(chatwoot.events) if e["event"] == "conversation_status_changed")
+        delivery = WebhookDelivery.objects.create(
+            delivery_id="resolvida", event=payload["event"], body=json.dumps(payload)
+        )
+        webhook_process(delivery_pk=delivery.pk)
+
+    faults.add(Rule("POST", r"/assignments$", "before", before=agent_resolves_before_the_assignment))
+    lead = qualified_lead()
+    handoff = settle(lead)
+    assert faults.fired and handoff.state == Handoff.State.DONE
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.CONVERTIDO and handoff.resolved_at is not None
+    assert BotConversation.objects.get(lead=lead).status == BotConversation.Status.CLOSED
 
 
 def test_one_active_handoff_per_lead(chatwoot):

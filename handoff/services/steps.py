@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from handoff import events
 from handoff.chatwoot import ChatwootClient, ChatwootPermanentError, Contact
 from handoff.models import Handoff
 from handoff.notes import note_marker, note_parts
@@ -249,6 +250,9 @@ def finish(run) -> None:
     handoff = run.handoff
     now = timezone.now()
     with transaction.atomic():
+        # The handoff row first, then the lead, as events.py locks them: a status Chatwoot reported while this
+        # handoff was in progress is read here, or its webhook waits and then finds the handoff done.
+        reported = Handoff.objects.select_for_update().values("chatwoot_status", "outcome").get(pk=handoff.pk)
         lead = Lead.objects.select_for_update().get(pk=handoff.lead_id)
         lead.status = Lead.Status.HANDED_OFF
         lead.chatwoot_contact_id, lead.chatwoot_conversation_id = handoff.contact_id, handoff.conversation_id
@@ -266,6 +270,14 @@ def finish(run) -> None:
             **({"assignee_id": kept, "assignee_name": handoff.routing.get("agent_name", "")} if kept else {}),
         )
         handoff_event(handoff, "done", f"Com um humano no Chatwoot (conversa {handoff.conversation_id}).")
+        if reported["chatwoot_status"] == "resolved":
+            _resolved_meanwhile(handoff, lead, reported["outcome"])
+
+
+def _resolved_meanwhile(handoff: Handoff, lead: Lead, outcome: str) -> None:
+    """Chatwoot resolved the conversation before the handoff finished: the lead ends as Chatwoot says."""
+    events.resolution_apply(handoff, lead, outcome or events.outcome_for([]))
+    Handoff.objects.filter(pk=handoff.pk).update(resolved_at=handoff.resolved_at, outcome=handoff.outcome)
 
 
 def _note_parts(handoff: Handoff) -> list[str]:
