@@ -93,7 +93,7 @@ def lead_admin_save(*, lead: Lead, changed_fields: list[str], user=None) -> Lead
     with transaction.atomic():
         was = Lead.objects.filter(pk=lead.pk).values_list("status", flat=True).first() or Lead.Status.NOVO
         if "qualification_score" in changed_fields and "status" not in changed_fields:
-            lead.status = _status_after_score(lead)
+            lead.status = _status_after_score(lead, changed=True)  # the form lists only fields that changed
         lead.save()
         _qualified_notify(lead, was, trigger="admin", user=user)
     return lead
@@ -133,17 +133,22 @@ def _lead_apply(lead: Lead, data: dict) -> None:
             raise LeadConflict("external_id", "Este lead já tem outro id do Atlas.")
         if Lead.objects.filter(external_id=external_id).exclude(pk=lead.pk).exists():
             raise LeadConflict("external_id", "Outro lead (com outro telefone) já tem este id do Atlas.")
+    previous_score = lead.qualification_score
     for name in LEAD_FIELDS:
         if name in data and not (name == "external_id" and not data[name]):
             setattr(lead, name, data[name])
     if "qualification_score" in data:
-        lead.status = _status_after_score(lead)
+        lead.status = _status_after_score(lead, changed=lead.qualification_score != previous_score)
 
 
-def _status_after_score(lead: Lead) -> str:
-    """A new score qualifies a lead; on a closed lead, a qualifying score is a re-qualification (a new handoff)."""
+def _status_after_score(lead: Lead, *, changed: bool) -> str:
+    """A score qualifies a lead; on a closed lead only a *new* qualifying score is a re-qualification (a new handoff).
+
+    A replayed upsert repeats the score it already had and must not reopen the lead; Atlas asks for a new handoff
+    of a closed lead explicitly with POST /api/v1/handoffs/ (and an agent with the admin action).
+    """
     score = lead.qualification_score
-    if lead.is_closed and score is not None and score >= settings.HANDOFF_SCORE_THRESHOLD:
+    if changed and lead.is_closed and score is not None and score >= settings.HANDOFF_SCORE_THRESHOLD:
         return Lead.Status.QUALIFICADO
     return lead_status_for_score(status=lead.status, score=score)
 

@@ -148,3 +148,14 @@ def test_a_failure_after_the_lead_was_written_leaves_nothing(api_key, monkeypatc
     assert response.status_code == 500
     assert response.json() == {"detail": "Erro interno. O erro foi registrado."}
     assert Lead.objects.count() == 0
+
+
+def test_the_trigger_hands_a_closed_lead_off_again_with_the_same_score(api):
+    from handoff.models import Handoff
+    from tests.factories import LeadFactory
+
+    lead = LeadFactory(phone="+5511987654321", status=Lead.Status.CONVERTIDO, qualification_score=9)
+    Handoff.objects.create(lead=lead, trigger="score", state=Handoff.State.DONE, score=9)
+    body = api.post(URL, trigger("trigger_text_history.json"), format="json").json()
+    assert (body["reason"], body["handoff"]["state"]) == ("queued", "queued")
+    assert lead.handoffs.count() == 2

@@ -55,6 +55,16 @@ def test_a_handed_off_lead_is_not_moved_back_by_a_score_change(api):
     assert lead.status == Lead.Status.HANDED_OFF
 
 
+@pytest.mark.parametrize("closed", [Lead.Status.CONVERTIDO, Lead.Status.PERDIDO])
+def test_a_replayed_score_changes_nothing_on_a_closed_lead(api, closed):
+    from handoff.models import Handoff
+
+    lead = LeadFactory(phone="+5511987654321", status=closed, qualification_score=9)
+    Handoff.objects.create(lead=lead, trigger="score", state=Handoff.State.DONE, score=9)
+    assert lead_post(api, qualification_score=9).json()["status"] == closed
+    assert lead.handoffs.count() == 1
+
+
 def test_landline_and_mobile_with_same_digits_are_two_leads(api):
     assert lead_post(api, phone="(11) 3456-7890").status_code == 201
     assert lead_post(api, phone="(11) 93456-7890").status_code == 201
