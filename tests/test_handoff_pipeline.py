@@ -387,6 +387,40 @@ def test_triggering_again_after_a_failure_resumes_the_same_handoff(chatwoot, fau
     assert_exactly_once(chatwoot)
 
 
+def test_triggering_again_before_any_conversation_exists_takes_the_new_triggers_score_origin_and_history(
+    chatwoot, faults, settings, admin_user
+):
+    from handoff.services import handoff_trigger_admin
+
+    settings.HANDOFF_MAX_ATTEMPTS = 1
+    faults.add(Rule("POST", r"/contacts/filter", "status:503"))
+    lead = qualified_lead(score=8)
+    assert settle(lead).state == Handoff.State.FAILED
+    lead_services.messages_add(lead=lead, messages=[lead_services.NewMessage(sender="lead", content="Ainda quero!")])
+    Lead.objects.filter(pk=lead.pk).update(qualification_score=10)
+    settings.HANDOFF_MAX_ATTEMPTS = 12
+    resumed = handoff_trigger_admin(lead=Lead.objects.get(pk=lead.pk), user=admin_user)
+    assert (resumed.trigger, resumed.triggered_by, resumed.score) == ("admin", admin_user, 10)
+    assert resumed.reason == "Transferência manual" and resumed.history_until is None
+    assert settle(lead).state == Handoff.State.DONE
+    note = private_notes(chatwoot)[0]["content"]
+    assert "**Nota:** 10/10" in note and "Ainda quero!" in note
+
+
+def test_triggering_again_once_the_conversation_exists_keeps_what_the_note_was_rendered_from(
+    chatwoot, faults, settings, admin_user
+):
+    from handoff.services import handoff_trigger_admin
+
+    settings.HANDOFF_MAX_ATTEMPTS = 1
+    faults.add(Rule("POST", r"/labels$", "status:503"))
+    lead = qualified_lead()
+    failed = settle(lead)
+    assert failed.conversation_id and failed.note_message_ids
+    resumed = handoff_trigger_admin(lead=lead, user=admin_user)
+    assert (resumed.trigger, resumed.score, resumed.history_until) == ("score", 9, failed.history_until)
+
+
 def test_atlas_triggering_again_after_a_cancel_resumes_and_waits_for_the_request_in_flight(chatwoot, admin_user):
     from handoff.services import handoff_cancel, handoff_request
 

@@ -28,18 +28,18 @@ def handoff_create(*, lead: Lead, trigger: str, user=None, reason: str = "") -> 
         if active:
             return active
         latest = lead.handoffs.order_by("-created_at").first()
+        origin = {
+            "trigger": trigger,
+            "triggered_by": user if user and user.is_authenticated else None,
+            "score": lead.qualification_score,
+            "reason": reason or _reason(trigger, lead),
+        }
         if latest and latest.state in (Handoff.State.FAILED, Handoff.State.CANCELLED):
             # Its checkpoints and markers are what keep Chatwoot free of a second note or conversation.
-            return _resume(latest, f"Retomada ({Handoff.Trigger(trigger).label}){_by(user)}.")
+            return _resume(latest, f"Retomada ({Handoff.Trigger(trigger).label}){_by(user)}.", origin=origin)
         try:
             with transaction.atomic():
-                handoff = Handoff.objects.create(
-                    lead=lead,
-                    trigger=trigger,
-                    triggered_by=user if user and user.is_authenticated else None,
-                    score=lead.qualification_score,
-                    reason=reason or _reason(trigger, lead),
-                )
+                handoff = Handoff.objects.create(lead=lead, **origin)
         except IntegrityError:
             # A concurrent transaction queued one first (the one-active-per-lead constraint).
             return lead.handoffs.get(state__in=Handoff.ACTIVE_STATES)
@@ -76,7 +76,7 @@ def handoff_retry(*, handoff: Handoff, user) -> Handoff:
     return _resume(handoff, f"Repetida{_by(user)}.")
 
 
-def _resume(handoff: Handoff, message: str) -> Handoff:
+def _resume(handoff: Handoff, message: str, origin: dict | None = None) -> Handoff:
     with transaction.atomic():
         handoff = Handoff.objects.select_for_update().get(pk=handoff.pk)
         if handoff.is_active:
@@ -92,11 +92,25 @@ def _resume(handoff: Handoff, message: str) -> Handoff:
             start = max(now, handoff.finished_at + timedelta(seconds=in_flight))
         handoff.state, handoff.attempts, handoff.next_attempt_at = Handoff.State.QUEUED, 0, start
         handoff.finished_at, handoff.last_error = None, ""
-        handoff.save(update_fields=["state", "attempts", "next_attempt_at", "finished_at", "last_error", "updated_at"])
+        fields = ["state", "attempts", "next_attempt_at", "finished_at", "last_error", "updated_at"]
+        if origin and _note_unwritten(handoff):
+            # Nothing of the note can be in Chatwoot yet: it may show today's history, score and reason.
+            for name, value in {**origin, "history_until": None}.items():
+                setattr(handoff, name, value)
+            fields += [*origin, "history_until"]
+        handoff.save(update_fields=fields)
         handoff_event(handoff, "resumed", message)
         if start <= now:
             transaction.on_commit(lambda: handoff_enqueue(handoff.pk))
     return handoff
+
+
+def _note_unwritten(handoff: Handoff) -> bool:
+    """No conversation yet and no note part sent without an answer: no note rendered from the old trigger exists.
+
+    Once one may exist, the handoff keeps what the note was rendered from, so its markers still find it.
+    """
+    return handoff.conversation_id is None and handoff.note_pending_part is None
 
 
 def _by(user) -> str:
