@@ -15,6 +15,10 @@ def webhook_process(delivery_pk: int) -> str:
     return services.webhook_process(delivery_pk=delivery_pk)
 
 
+def webhooks_requeue_stale() -> int:
+    return services.webhooks_requeue_stale()
+
+
 def handoffs_sla_check() -> int:
     return services.handoffs_sla_check()
 

@@ -6,16 +6,18 @@ Fixture scenario: contact 42 "Maria Silva", conversation (display id) 128, agent
 import json
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from handoff.models import Handoff, WebhookDelivery
-from handoff.services import webhook_process
+from handoff.services import webhook_process, webhooks_requeue_stale
 from handoff.signatures import SignatureError, signature_for, signature_verify
 from leads.models import BotConversation, Lead, Message
 from tests.factories import LeadFactory
@@ -452,3 +454,71 @@ def test_n_replays_of_a_delivery_have_exactly_one_effect(replays):
     assert WebhookDelivery.objects.filter(delivery_id=delivery_id).count() == 1
     assert Message.objects.filter(external_id=f"chatwoot:{payload['id']}").count() == 1
     assert handoff.events.filter(kind="first_reply").count() <= 1
+
+
+# Deliveries whose worker died (django-q runs a task once) are enqueued again by a periodic job.
+
+
+@pytest.fixture
+def enqueued(monkeypatch) -> list[int]:
+    from handoff.services import webhooks
+
+    sent = []
+    monkeypatch.setattr(webhooks, "async_task", lambda task, delivery_pk, **kwargs: sent.append(delivery_pk))
+    return sent
+
+
+def stored(minutes_ago: int, state=WebhookDelivery.State.RECEIVED, attempts=0) -> WebhookDelivery:
+    return WebhookDelivery.objects.create(
+        delivery_id=str(uuid.uuid4()),
+        event="contact_updated",
+        body=json.dumps(fixture("contact_updated.json")),
+        received_at=timezone.now() - timedelta(minutes=minutes_ago),
+        state=state,
+        attempts=attempts,
+    )
+
+
+def test_only_deliveries_left_received_for_a_while_are_enqueued_again(enqueued):
+    abandoned = stored(minutes_ago=10)
+    stored(minutes_ago=1)  # probably still in the queue
+    for state in ("processed", "ignored", "failed"):
+        stored(minutes_ago=10, state=state)
+    assert webhooks_requeue_stale() == 1
+    assert enqueued == [abandoned.pk]
+
+
+def test_the_requeue_takes_the_oldest_deliveries_up_to_the_batch_per_run(enqueued, settings):
+    settings.WEBHOOK_REQUEUE_BATCH = 2
+    newest, oldest, middle = stored(minutes_ago=10), stored(minutes_ago=30), stored(minutes_ago=20)
+    assert webhooks_requeue_stale() == 2
+    assert enqueued == [oldest.pk, middle.pk]
+    assert WebhookDelivery.objects.get(pk=newest.pk).attempts == 0
+
+
+def test_a_delivery_whose_worker_keeps_dying_is_failed_for_reprocessing(enqueued, settings):
+    settings.WEBHOOK_MAX_ATTEMPTS = 3
+    poison = stored(minutes_ago=30, attempts=3)
+    assert webhooks_requeue_stale() == 0 and enqueued == []
+    poison.refresh_from_db()
+    assert poison.state == WebhookDelivery.State.FAILED and "Reprocessar" in poison.error
+
+
+def test_a_delivery_enqueued_again_is_processed_once_the_worker_runs_it(handed_off, monkeypatch):
+    from handoff.services import webhooks
+
+    delivery = stored(minutes_ago=10)
+    monkeypatch.setattr(
+        webhooks, "async_task", lambda task, delivery_pk, **kwargs: webhook_process(delivery_pk=delivery_pk)
+    )
+    webhooks_requeue_stale()
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == (WebhookDelivery.State.PROCESSED, 2)
+    assert Lead.objects.get(pk=handed_off.lead_id).name == "Maria S. Silva"
+
+
+def test_the_requeue_runs_every_five_minutes():
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(name="webhooks_requeue_stale")
+    assert (schedule.func, schedule.schedule_type, schedule.minutes) == ("handoff.tasks.webhooks_requeue_stale", "I", 5)

@@ -13,7 +13,7 @@ from handoff.services.lifecycle import (
 from handoff.services.operations import handoff_reassign, reassign_choices
 from handoff.services.runner import handoff_process
 from handoff.services.sync import handoff_escalate, handoffs_reconcile, handoffs_sla_check
-from handoff.services.webhooks import webhook_process, webhook_reprocess
+from handoff.services.webhooks import webhook_process, webhook_reprocess, webhooks_requeue_stale
 
 __all__ = [
     "HandoffRefused",
@@ -32,4 +32,5 @@ __all__ = [
     "reassign_choices",
     "webhook_process",
     "webhook_reprocess",
+    "webhooks_requeue_stale",
 ]

@@ -2,8 +2,11 @@
 
 import logging
 import traceback
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -71,6 +74,35 @@ def webhook_process(*, delivery_pk: int) -> str:
 def webhook_reprocess(*, delivery: WebhookDelivery) -> str:
     """From the admin: run a kept delivery again (handlers are idempotent)."""
     return webhook_process(delivery_pk=delivery.pk)
+
+
+def webhooks_requeue_stale(now=None) -> int:
+    """Enqueue again the deliveries still `received` a while after they arrived; returns how many.
+
+    django-q runs a task once (max_attempts 1): a worker that died mid-delivery, or a lost enqueue, would leave
+    the delivery unprocessed for good. Handlers are idempotent, so a delivery merely slow in the queue is safe too.
+    """
+    now = now or timezone.now()
+    stale = WebhookDelivery.objects.filter(
+        state=WebhookDelivery.State.RECEIVED,
+        received_at__lt=now - timedelta(minutes=settings.WEBHOOK_REQUEUE_AFTER_MINUTES),
+    )
+    _dead_letter_exhausted(stale, now)
+    ids = list(stale.order_by("received_at", "pk").values_list("pk", flat=True)[: settings.WEBHOOK_REQUEUE_BATCH])
+    # Counted before enqueuing: a delivery that kills its worker every time stops being retried.
+    WebhookDelivery.objects.filter(pk__in=ids, state=WebhookDelivery.State.RECEIVED).update(attempts=F("attempts") + 1)
+    for delivery_pk in ids:
+        webhook_enqueue(delivery_pk)
+    if ids:
+        logger.warning("re-enqueued %s webhook deliveries left unprocessed", len(ids))
+    return len(ids)
+
+
+def _dead_letter_exhausted(stale, now) -> None:
+    reason = f"O worker parou sem concluir em {settings.WEBHOOK_MAX_ATTEMPTS} tentativas; use Reprocessar."
+    stale.filter(attempts__gte=settings.WEBHOOK_MAX_ATTEMPTS).update(
+        state=WebhookDelivery.State.FAILED, error=reason, processed_at=now
+    )
 
 
 def _int(value) -> int | None:

@@ -199,6 +199,11 @@ HANDOFF_BUSINESS_HOURS = env("HANDOFF_BUSINESS_HOURS", default="")
 # Webhooks are never re-sent (F.5): conversations silent for this long are polled.
 HANDOFF_RECONCILE_AFTER_MINUTES = env.int("HANDOFF_RECONCILE_AFTER_MINUTES", default=30)
 HANDOFF_RECONCILE_BATCH = env.int("HANDOFF_RECONCILE_BATCH", default=100)
+# A delivery still `received` this long after arriving lost its worker (django-q runs a task once): enqueued again,
+# at most this many per run, and failed for the admin's "Reprocessar" after this many tries.
+WEBHOOK_REQUEUE_AFTER_MINUTES = env.int("WEBHOOK_REQUEUE_AFTER_MINUTES", default=5)
+WEBHOOK_REQUEUE_BATCH = env.int("WEBHOOK_REQUEUE_BATCH", default=200)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=3)
 
 LOGGING = {
     "version": 1,
