@@ -18,6 +18,10 @@ def confirmed(modeladmin, request, queryset, *, title: str, question: str, extra
     """None once the user confirmed; otherwise the confirmation page (Django's delete_selected pattern)."""
     if request.POST.get("post") == "yes":
         return None
+    return confirmation_page(modeladmin, request, queryset, title=title, question=question, extra=extra)
+
+
+def confirmation_page(modeladmin, request, queryset, *, title: str, question: str, extra: dict | None = None):
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": title,
@@ -42,6 +46,16 @@ def apply_each(modeladmin, request, items, operation, done: str) -> None:
             modeladmin.message_user(request, f"{item}: {err}", messages.WARNING)
     if count:
         modeladmin.message_user(request, done.format(count=count), messages.SUCCESS)
+
+
+def chosen_id(value: str | None) -> int | None:
+    """An agent or team picked in the reassign form; blank keeps the current one. ValueError if not an id."""
+    if not value:
+        return None
+    chosen = int(value)
+    if chosen <= 0:
+        raise ValueError(value)
+    return chosen
 
 
 def latest_handoff(lead: Lead, states=None) -> Handoff | None:
@@ -118,21 +132,11 @@ class LeadHandoffAdmin(HandoffPermissions, LeadAdmin):
     @admin.action(description="Reatribuir no Chatwoot…", permissions=["reassign_handoff"])
     def handoff_reassign(self, request, queryset):
         if request.POST.get("post") != "yes":
-            try:
-                agents, teams = services.reassign_choices()
-            except (ChatwootError, ChatwootConfigurationError) as err:
-                self.message_user(request, f"Não foi possível listar agentes do Chatwoot: {err}", messages.ERROR)
-                return None
-            return confirmed(
-                self,
-                request,
-                queryset,
-                title="Reatribuir no Chatwoot",
-                question="Para quem vão estes leads?",
-                extra={"agents": agents, "teams": teams, "reassign": True},
-            )
-        agent_id = int(request.POST.get("agent_id") or 0) or None
-        team_id = int(request.POST.get("team_id") or 0) or None
+            return self.reassign_page(request, queryset)
+        try:
+            agent_id, team_id = chosen_id(request.POST.get("agent_id")), chosen_id(request.POST.get("team_id"))
+        except ValueError:
+            return self.reassign_page(request, queryset, error="Escolha o agente e o time na lista.")
         done = [h for h in (latest_handoff(lead, [Handoff.State.DONE]) for lead in queryset) if h]
         apply_each(
             self,
@@ -142,6 +146,22 @@ class LeadHandoffAdmin(HandoffPermissions, LeadAdmin):
             "{count} conversa(s) reatribuída(s).",
         )
         return None
+
+    def reassign_page(self, request, queryset, error: str = ""):
+        """The form listing Chatwoot's agents and teams, fetched live; again with the error after a bad choice."""
+        try:
+            agents, teams = services.reassign_choices()
+        except (ChatwootError, ChatwootConfigurationError) as err:
+            self.message_user(request, f"Não foi possível listar agentes do Chatwoot: {err}", messages.ERROR)
+            return None
+        return confirmation_page(
+            self,
+            request,
+            queryset,
+            title="Reatribuir no Chatwoot",
+            question="Para quem vão estes leads?",
+            extra={"agents": agents, "teams": teams, "reassign": True, "error": error},
+        )
 
     @admin.action(description="Cancelar transferência", permissions=["cancel_handoff"])
     def handoff_cancel(self, request, queryset):

@@ -86,3 +86,13 @@ def test_missing_webhook_secrets_warn_at_start_up(settings):
 
     settings.CHATWOOT_WEBHOOK_SECRETS, settings.CHATWOOT_WEBHOOK_URL_TOKEN = [], ""
     assert "handoff.W001" in [problem.id for problem in handoff_settings_check(None)]
+
+
+def test_url_token_mode_is_logged_at_start_up_without_the_token(settings, caplog):
+    from django.apps import apps
+
+    settings.CHATWOOT_WEBHOOK_URL_TOKEN = "token-da-url-123"
+    apps.get_app_config("handoff").ready()
+    warnings = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert any("CHATWOOT_WEBHOOK_URL_TOKEN" in record.getMessage() for record in warnings)
+    assert "token-da-url-123" not in caplog.text

@@ -105,6 +105,17 @@ def test_reassign_lists_chatwoots_agents_and_teams_then_assigns(agent_client, ch
     assert handoff.calls.filter(step="reassign").exists()
 
 
+@pytest.mark.parametrize("agent_id", ["Carla", "-3", "3.5"])
+def test_reassign_to_an_agent_not_from_the_list_shows_the_form_again_with_an_error(agent_client, chatwoot, agent_id):
+    lead = qualified_lead()
+    handoff = settle(lead)
+    page = act(agent_client, LEADS, "handoff_reassign", [lead], post="yes", agent_id=agent_id)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Escolha o agente e o time na lista." in html and "Carla Dias" in html
+    assert not handoff.calls.filter(step="reassign").exists()
+
+
 def test_reassign_of_a_lead_not_yet_in_chatwoot_is_refused_with_a_message(agent_client, chatwoot):
     lead = LeadFactory()
     response = act(agent_client, LEADS, "handoff_reassign", [lead], post="yes", agent_id="2")
