@@ -347,3 +347,34 @@ def test_the_metrics_api_is_in_the_openapi_schema(api):
     assert {parameter["name"] for parameter in operation["parameters"]} == {"from", "to", "team"}
     assert {"200", "400", "401"} <= set(operation["responses"])
     assert "agents" in schema["components"]["schemas"]["Metrics"]["properties"]
+
+
+def test_business_hours_stop_the_sla_clock_overnight(settings):
+    settings.HANDOFF_SLA_MINUTES = 5
+    settings.HANDOFF_BUSINESS_HOURS = "mon-sun 08:00-18:00"
+    evening = lead(at(1, 17), score=9, status=Lead.Status.HANDED_OFF)
+    # Handed off at 17:58, answered at 08:02 the next morning: four business minutes.
+    handoff(evening, created_at=at(1, 17, 57), reply_after=timedelta(hours=14, minutes=3, seconds=50))
+    morning = lead(at(2, 9), score=9, status=Lead.Status.HANDED_OFF)
+    handoff(morning, created_at=at(2, 9), reply_after=timedelta(minutes=7))
+    [agent] = metrics_collect(PERIOD)["agents"]
+    assert (agent["sla_met"], agent["sla_due"]) == (1, 2)
+    settings.HANDOFF_BUSINESS_HOURS = ""
+    [agent] = metrics_collect(PERIOD)["agents"]
+    assert (agent["sla_met"], agent["sla_due"]) == (0, 2)
+
+
+@pytest.mark.parametrize("zone", ["America/Sao_Paulo", "Asia/Kolkata", "America/St_Johns"])
+def test_days_follow_the_configured_time_zone_whole_hour_offset_or_not(settings, zone):
+    settings.TIME_ZONE = zone
+    local = ZoneInfo(zone)
+    day = datetime(2026, 11, 12, tzinfo=local)
+    lead(day - timedelta(minutes=1))
+    lead(day)
+    lead(day + timedelta(hours=23, minutes=59))
+    handoff(lead(day + timedelta(hours=1), score=9, status=Lead.Status.HANDED_OFF), attempts=3)
+    metrics = metrics_collect(PERIOD)
+    by_day = {row["day"]: (row["leads"], row["handoffs"]) for row in metrics["daily"]}
+    assert by_day[date(2026, 11, 11)] == (1, 0)
+    assert by_day[date(2026, 11, 12)] == (3, 1)
+    assert metrics["health"]["retries"] == 2

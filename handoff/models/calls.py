@@ -18,13 +18,17 @@ class ChatwootCall(models.Model):
     request = models.JSONField(null=True, blank=True)
     response = models.TextField(blank=True)
     error_class = models.CharField("erro", max_length=60, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ("-created_at", "-id")
         verbose_name = "chamada ao Chatwoot"
         verbose_name_plural = "chamadas ao Chatwoot"
-        indexes = [models.Index(fields=["handoff", "created_at"], name="chatwootcall_handoff_idx")]
+        indexes = [
+            models.Index(fields=["handoff", "created_at"], name="chatwootcall_handoff_idx"),
+            # The admin's newest-first list, and the dashboard's answers-by-status read from the index alone.
+            models.Index(fields=["created_at"], include=["status", "error_class"], name="chatwootcall_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} → {self.status or self.error_class}"

@@ -115,7 +115,14 @@ class Handoff(models.Model):
             models.Index(fields=["state", "next_attempt_at"], name="handoff_due_idx"),
             models.Index(fields=["lead", "created_at"], name="handoff_lead_idx"),
             models.Index(fields=["assignee_id", "state"], name="handoff_assignee_idx"),
-            models.Index(fields=["created_at"], name="handoff_created_idx"),
+            # The dashboard's date-range passes (per day, funnel) read what they count from the index alone.
+            models.Index(
+                fields=["created_at"],
+                include=["state", "lead", "team_id", "attempts", "first_reply_at"],
+                name="handoff_created_cover_idx",
+            ),
+            # Recent failures, newest first, for the dashboard and the admin's failed filter.
+            models.Index(fields=["state", "updated_at"], name="handoff_state_updated_idx"),
         ]
         permissions = [
             ("trigger_handoff", "Can hand a lead off to Chatwoot now"),

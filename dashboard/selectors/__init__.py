@@ -1,0 +1,50 @@
+"""Metric queries for the dashboard and the metrics API: one aggregate pass per table, no N+1."""
+
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from dashboard.selectors.agents import agent_performance
+from dashboard.selectors.funnel import funnel_build, funnel_handoff_counts, handoff_figures, lead_figures
+from dashboard.selectors.health import handoff_health, teams_known
+from dashboard.selectors.period import Period, percentile
+
+__all__ = ["Period", "agent_performance", "funnel_collect", "metrics_collect", "percentile", "teams_known"]
+
+
+@contextmanager
+def _reading_aggregates():
+    """On PostgreSQL, room to sort a month of leads in memory (the default 4 MB spills to disk)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL work_mem = '32MB'")
+        yield
+
+
+def metrics_collect(period: Period) -> dict:
+    """Every figure of the dashboard for a period; the metrics API returns exactly this."""
+    with _reading_aggregates():
+        return _metrics(period)
+
+
+def _metrics(period: Period) -> dict:
+    leads = lead_figures(period)
+    handoffs = handoff_figures(period)
+    return {
+        "period": {"from": period.first_day, "to": period.last_day, "team_id": period.team_id},
+        "threshold": settings.HANDOFF_SCORE_THRESHOLD,
+        "leads": leads["totals"],
+        "funnel": funnel_build(leads["totals"], funnel_handoff_counts(period)),
+        "agents": agent_performance(period),
+        "health": handoff_health(period, retries=handoffs["totals"]["retries"]),
+        "daily": [
+            {"day": day, "leads": leads["by_day"].get(day, 0), "handoffs": handoffs["by_day"].get(day, 0)}
+            for day in period.days
+        ],
+    }
+
+
+def funnel_collect(period: Period) -> list[dict]:
+    return funnel_build(lead_figures(period)["totals"], funnel_handoff_counts(period))

@@ -1,0 +1,99 @@
+"""Leads and handoffs over a period: status, qualification, scores, per day, and the funnel."""
+
+from django.conf import settings
+from django.db.models import Count, Q, Sum
+
+from dashboard.selectors.period import Period, handoffs_in, leads_in, per_local_day, ratio
+from handoff.models import Handoff
+from leads.models import Lead
+
+STATUSES = tuple(Lead.Status.values)
+SCORES = tuple(range(1, 11))
+
+
+def lead_figures(period: Period) -> dict:
+    """Status counts, qualification and the score histogram in one pass, grouped by local day.
+
+    The totals are the sums of the days, so one scan of the date range (an index-only scan of
+    lead_created_cover_idx) serves the cards, the histogram and the leads-per-day chart, with conditional
+    aggregation: COUNT(*) FILTER (WHERE ...) on PostgreSQL.
+    """
+    threshold = settings.HANDOFF_SCORE_THRESHOLD
+    counts = {
+        "total": Count("pk"),
+        "qualified": Count("pk", filter=Q(qualification_score__gte=threshold)),
+        "unscored": Count("pk", filter=Q(qualification_score__isnull=True)),
+        **{f"status_{status}": Count("pk", filter=Q(status=status)) for status in STATUSES},
+        **{f"score_{score}": Count("pk", filter=Q(qualification_score=score)) for score in SCORES},
+    }
+    days = per_local_day(leads_in(period), "created_at", period, **counts)
+    summed = {name: sum(day[name] for day in days.values()) for name in counts}
+    totals = {
+        "total": summed["total"],
+        "qualified": summed["qualified"],
+        "qualification_rate": ratio(summed["qualified"], summed["total"]),
+        "unscored": summed["unscored"],
+        "by_status": {status: summed[f"status_{status}"] for status in STATUSES},
+        "by_score": {str(score): summed[f"score_{score}"] for score in SCORES},
+    }
+    return {"totals": totals, "by_day": {day: row["total"] for day, row in days.items()}}
+
+
+def handoff_figures(period: Period) -> dict:
+    """Handoffs created in the period, per local day, and the retries they needed."""
+    days = per_local_day(
+        handoffs_in(period),
+        "created_at",
+        period,
+        total=Count("pk"),
+        # Every attempt after the first is a retry.
+        retries=Sum("attempts", filter=Q(attempts__gt=1)) - Count("pk", filter=Q(attempts__gt=1)),
+    )
+    return {
+        "totals": {
+            "total": sum(row["total"] for row in days.values()),
+            "retries": sum(row["retries"] for row in days.values()),
+        },
+        "by_day": {day: row["total"] for day, row in days.items()},
+    }
+
+
+def funnel_handoff_counts(period: Period) -> dict:
+    """Of the leads created in the period: how many reached Chatwoot, and how many a human answered there."""
+    # A handoff never precedes its lead, so its own created_at index narrows the join to recent handoffs.
+    done = Handoff.objects.filter(
+        state=Handoff.State.DONE,
+        created_at__gte=period.start,
+        lead__created_at__gte=period.start,
+        lead__created_at__lt=period.end,
+    )
+    if period.team_id is not None:
+        done = done.filter(team_id=period.team_id)
+    return done.aggregate(
+        handed_off=Count("lead", distinct=True),
+        replied=Count("lead", distinct=True, filter=Q(first_reply_at__isnull=False)),
+    )
+
+
+def funnel_build(leads: dict, handoffs: dict) -> list[dict]:
+    """leads → qualified → handed off → first human reply → converted, each with its rate from the step before."""
+    steps = [
+        ("leads", "Leads", leads["total"]),
+        ("qualified", "Qualificados", leads["qualified"]),
+        ("handed_off", "Transferidos", handoffs["handed_off"]),
+        ("replied", "Primeira resposta humana", handoffs["replied"]),
+        ("converted", "Convertidos", leads["by_status"][Lead.Status.CONVERTIDO]),
+    ]
+    funnel, previous = [], None
+    for key, label, count in steps:
+        funnel.append(
+            {
+                "step": key,
+                "label": label,
+                "count": count,
+                "rate_from_previous": ratio(count, previous) if previous is not None else None,
+                "rate_from_leads": ratio(count, leads["total"]),
+            }
+        )
+        previous = count
+    return funnel
