@@ -22,6 +22,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='handoff',
+            index=models.Index(fields=['team_id', 'created_at'], name='handoff_team_created_idx'),
+        ),
+        migrations.AddIndex(
+            model_name='handoff',
             index=models.Index(fields=['state', 'updated_at'], name='handoff_state_updated_idx'),
         ),
         migrations.RemoveIndex(

@@ -121,6 +121,8 @@ class Handoff(models.Model):
                 include=["state", "lead", "team_id", "attempts", "first_reply_at"],
                 name="handoff_created_cover_idx",
             ),
+            # The dashboard's team filter.
+            models.Index(fields=["team_id", "created_at"], name="handoff_team_created_idx"),
             # Recent failures, newest first, for the dashboard and the admin's failed filter.
             models.Index(fields=["state", "updated_at"], name="handoff_state_updated_idx"),
         ]
