@@ -28,6 +28,7 @@ def dashboard(request):
     metrics = metrics_collect(period)
     context = {
         **admin.site.each_context(request),
+        "is_nav_sidebar_enabled": False,  # the charts want the page's whole width
         "title": "Painel de leads e transferências",
         "form": form if form.is_bound else PeriodForm(initial={"range": "30d"}),
         "period": period,

@@ -71,6 +71,7 @@ def _pending(rng: random.Random, lead: Lead, created, state: str) -> Handoff:
         next_attempt_at=None if failed else created,
         last_error="Chatwoot respondeu 503 (Service Unavailable)" if failed else "",
         created_at=created,
+        lead_created_at=lead.created_at,
         updated_at=created + timedelta(minutes=30),
         finished_at=created + timedelta(minutes=30) if failed else None,
     )
@@ -92,6 +93,7 @@ def _done(rng: random.Random, lead: Lead, created) -> Handoff:
         attempts=1 if rng.random() < 0.92 else rng.randrange(2, 5),
         next_attempt_at=None,
         created_at=created,
+        lead_created_at=lead.created_at,
         updated_at=finished,
         finished_at=finished,
         contact_id=rng.randrange(1, 10_000_000),

@@ -89,7 +89,10 @@ def leads_generate(
     offset = Lead.objects.count()
     done = 0
     for start in range(0, count, BATCH):
-        leads = [_lead(rng, now, days, threshold, offset + index) for index in range(start, min(start + BATCH, count))]
+        leads = [
+            _lead(rng, _created(rng, now, days, index, count), threshold, offset + index)
+            for index in range(start, min(start + BATCH, count))
+        ]
         known = set(
             Lead.objects.filter(phone_identity__in=[lead.phone_identity for lead in leads]).values_list(
                 "phone_identity", flat=True
@@ -116,12 +119,17 @@ def progress_bar(total: int, write: Callable[[str], None]) -> Callable[[int], No
     return show
 
 
-def _lead(rng: random.Random, now, days: int, threshold: int, number: int) -> Lead:
+def _created(rng: random.Random, now, days: int, index: int, count: int):
+    """Oldest first, as rows land in production: the tables end up in time order on disk, like a real one."""
+    step = days * 86400 / count
+    return now - timedelta(days=days) + timedelta(seconds=(index + rng.random()) * step)
+
+
+def _lead(rng: random.Random, created, threshold: int, number: int) -> Lead:
     area = AREA_CODES[number % len(AREA_CODES)]
     local = 60_000_000 + (number // len(AREA_CODES)) % 40_000_000
     phone = f"+55{area}9{local}"
     score = rng.choice((None, None, *range(1, 11)))
-    created = now - timedelta(seconds=rng.randrange(days * 86400))
     status = _status(rng, score, threshold)
     return Lead(
         id=uuid.uuid4(),

@@ -378,3 +378,12 @@ def test_days_follow_the_configured_time_zone_whole_hour_offset_or_not(settings,
     assert by_day[date(2026, 11, 11)] == (1, 0)
     assert by_day[date(2026, 11, 12)] == (3, 1)
     assert metrics["health"]["retries"] == 2
+
+
+def test_chart_labels_are_escaped():
+    from dashboard import charts
+
+    svg = charts.bars("Agentes <b>", [("<script>alert(1)</script>", 3, "3")], chart_id="x")
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "Agentes &lt;b&gt;" in svg
+    svg = charts.columns("Dias", [("<i>1</i>", 2)], chart_id="y")
+    assert "<i>" not in svg and "&lt;i&gt;1&lt;/i&gt;" in svg
