@@ -25,3 +25,7 @@ def handoffs_sla_check() -> int:
 
 def handoffs_reconcile() -> int:
     return services.handoffs_reconcile()
+
+
+def retention_purge() -> dict:
+    return services.retention_purge()._asdict()

@@ -1,4 +1,4 @@
-"""Handoff services: the outbox lifecycle, the runner that performs the Chatwoot steps, and admin operations."""
+"""Handoff services: the outbox lifecycle, the runner that performs the Chatwoot steps, admin operations, retention."""
 
 from handoff.services.lifecycle import (
     HandoffRefused,
@@ -11,12 +11,14 @@ from handoff.services.lifecycle import (
     handoffs_sweep,
 )
 from handoff.services.operations import handoff_reassign, reassign_choices
+from handoff.services.retention import PurgeCounts, retention_purge
 from handoff.services.runner import handoff_process
 from handoff.services.sync import handoff_escalate, handoffs_reconcile, handoffs_sla_check
 from handoff.services.webhooks import webhook_process, webhook_reprocess, webhooks_requeue_stale
 
 __all__ = [
     "HandoffRefused",
+    "PurgeCounts",
     "handoff_cancel",
     "handoff_create",
     "handoff_enqueue",
@@ -30,6 +32,7 @@ __all__ = [
     "handoffs_sla_check",
     "handoffs_sweep",
     "reassign_choices",
+    "retention_purge",
     "webhook_process",
     "webhook_reprocess",
     "webhooks_requeue_stale",

@@ -213,3 +213,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Retention (handoff.services.retention, hourly): Chatwoot call audit rows and django-q2's finished-task rows are
+# deleted after NEXA_AUDIT_RETENTION_DAYS, processed or ignored webhook deliveries after NEXA_WEBHOOK_RETENTION_DAYS
+# (received and failed ones are kept until they are dealt with); 0 keeps that kind for ever. Deleted in batches of
+# NEXA_PURGE_BATCH_SIZE rows, each its own short statement.
+NEXA_AUDIT_RETENTION_DAYS = env.int("NEXA_AUDIT_RETENTION_DAYS", default=90)
+NEXA_WEBHOOK_RETENTION_DAYS = env.int("NEXA_WEBHOOK_RETENTION_DAYS", default=30)
+NEXA_PURGE_BATCH_SIZE = env.int("NEXA_PURGE_BATCH_SIZE", default=1000)
