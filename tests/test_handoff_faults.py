@@ -1,0 +1,180 @@
+"""Fault tests with the real worker: SIGKILLed workers and a Chatwoot outage never lose or duplicate a handoff.
+
+The test process plays the django-q2 scheduler (the sweep every second) and the operator who restarts a
+killed worker; the sandbox plays Chatwoot, failing a share of its calls.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from handoff.models import ChatwootCall, Handoff
+from handoff.services import handoffs_sweep
+from tests.test_handoff_e2e import ROOT, database_url, trigger_payload
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LEADS = 200
+KILLS = 3
+SETTLE_SECONDS = 300
+
+
+class Worker:
+    """`manage.py qcluster` in its own process group, so a SIGKILL takes the cluster and its children at once."""
+
+    def __init__(self, sandbox, secret_key: str, log_path):
+        self.environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CHATWOOT_", "HANDOFF_"))},
+            "DJANGO_SETTINGS_MODULE": "nexa.settings.base",
+            "DJANGO_SECRET_KEY": secret_key,
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": "",
+            "CHATWOOT_BASE_URL": sandbox.base_url,
+            "CHATWOOT_ACCOUNT_ID": "1",
+            "CHATWOOT_API_TOKEN": "sandbox-token",
+            "CHATWOOT_INBOX_ID": "1",
+            "CHATWOOT_READ_TIMEOUT": "1",
+            "CHATWOOT_PAUSE_ON_429_SECONDS": "1",
+            "HANDOFF_RETRY_BASE_SECONDS": "0.5",
+            "HANDOFF_RETRY_CAP_SECONDS": "2",
+            "HANDOFF_MAX_ATTEMPTS": "60",
+            # A killed worker's handoffs are picked up by the sweep once this lease runs out; it must outlast
+            # the worker's task timeout (a system check says so).
+            "Q_TIMEOUT": "10",
+            "HANDOFF_LEASE_SECONDS": "12",
+            "Q_WORKERS": "3",
+            "LOG_LEVEL": "WARNING",
+        }
+        self.log = log_path.open("a")
+        self.process = None
+        self.kills = 0
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env=self.environment,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.kills += 1
+
+    def log_tail(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text()[-2000:]
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.log.close()
+
+
+@pytest.fixture
+def worker(sandbox, settings, tmp_path):
+    settings.CHATWOOT_BASE_URL = sandbox.base_url
+    settings.HANDOFF_LEASE_SECONDS = 12
+    process = Worker(sandbox, settings.SECRET_KEY, tmp_path / "qcluster.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+def settle(expected: int, *, worker: Worker, kill_every: float | None = None) -> list[Handoff]:
+    """Sweep every second until every handoff has ended; SIGKILL and restart the worker on the way."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    next_kill = time.monotonic() + kill_every if kill_every else None
+    while time.monotonic() < deadline:
+        handoffs = list(Handoff.objects.all())
+        if len(handoffs) == expected and all(not h.is_active for h in handoffs):
+            return handoffs
+        assert worker.process.poll() is None, f"the worker exited: {worker.log_tail()}"
+        if next_kill and time.monotonic() >= next_kill and worker.kills < KILLS:
+            worker.kill()
+            worker.start()
+            next_kill = time.monotonic() + kill_every
+        handoffs_sweep()
+        time.sleep(1)
+    pytest.fail(f"handoffs did not settle in {SETTLE_SECONDS}s: {dict(Counter(h.state for h in handoffs))}")
+
+
+def assert_exactly_once(sandbox, handoffs: list[Handoff], leads: int) -> dict:
+    assert Counter(h.state for h in handoffs) == {Handoff.State.DONE: leads}
+    rows = sandbox.state_dump()
+    assert len(rows["contacts"]) == leads
+    assert len({contact["phone_number"] for contact in rows["contacts"]}) == leads
+    assert len(rows["conversations"]) == leads
+    pairs = [(row["contact_id"], row["inbox_id"]) for row in rows["contact_inboxes"]]
+    assert len(pairs) == len(set(pairs)) == leads
+    notes = [message["content"] for message in rows["messages"] if message["private"]]
+    assert len(notes) == len(set(notes)) == leads
+    assert {h.conversation_id for h in handoffs} == {c["display_id"] for c in rows["conversations"]}
+    return rows
+
+
+def test_handoffs_survive_a_worker_killed_with_sigkill_again_and_again(api, sandbox, worker):
+    sandbox.set_faults(
+        rate=0.2,
+        kinds=("error", "429", "reset", "timeout_after_commit", "reset_after_commit"),
+        seed=5,
+        slow_seconds=1.2,
+    )
+    for index in range(LEADS):
+        assert api.post("/api/v1/handoffs/", trigger_payload(index), format="json").status_code == 202
+
+    handoffs = settle(LEADS, worker=worker, kill_every=8)
+
+    assert worker.kills == KILLS
+    assert_exactly_once(sandbox, handoffs, LEADS)
+    faults = Counter(r.outcome for r in sandbox.requests if isinstance(r.outcome, str))
+    assert sum(faults.values()) > 0
+    print(
+        f"\nfaults: {LEADS} leads, {worker.kills} SIGKILLs → {LEADS} contacts, conversations and notes; "
+        f"{sum(h.attempts for h in handoffs)} attempts; injected faults {dict(faults)}"
+    )
+
+
+OUTAGE_SECONDS = 10
+OUTAGE_LEADS = 20
+
+
+def test_a_chatwoot_outage_backs_off_calmly_and_recovers_by_itself(api, sandbox, worker):
+    host, port = sandbox._server.server_address[:2]
+    sandbox.stop()  # Chatwoot unreachable: connections refused
+    outage_started = timezone.now()
+    for index in range(OUTAGE_LEADS):
+        assert api.post("/api/v1/handoffs/", trigger_payload(index), format="json").status_code == 202
+    deadline = time.monotonic() + OUTAGE_SECONDS
+    while time.monotonic() < deadline:
+        handoffs_sweep()
+        time.sleep(1)
+    outage_ended = timezone.now()
+    during = ChatwootCall.objects.filter(created_at__gte=outage_started, created_at__lt=outage_ended).count()
+    sandbox.start(host, port)
+
+    handoffs = settle(OUTAGE_LEADS, worker=worker)
+
+    # Each failed attempt waits at least a second before the next (retry_delay): no retry storm.
+    seconds = (outage_ended - outage_started).total_seconds()
+    assert 0 < during <= OUTAGE_LEADS * (seconds + 1)
+    assert all(h.attempts >= 2 for h in handoffs)
+    assert_exactly_once(sandbox, handoffs, OUTAGE_LEADS)
+    print(
+        f"\noutage: {OUTAGE_LEADS} handoffs, {seconds:.0f} s unreachable → {during} calls during the outage "
+        f"(storm bound {OUTAGE_LEADS * (seconds + 1):.0f}); all done afterwards"
+    )
