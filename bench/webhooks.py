@@ -12,9 +12,7 @@ p99 under 100 ms.
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -34,56 +32,13 @@ django.setup()
 import requests
 from django.core.management import call_command
 
+from bench.servers import free_port, gunicorn_start, process_group_stop
 from handoff.models import Handoff, WebhookDelivery
 from handoff.services import webhook_process
 from handoff.signatures import signature_for
 from leads.models import Lead, Message
 
 CONVERSATION = 990_001
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def gunicorn_start(port: int, workers: int) -> subprocess.Popen:
-    environment = {
-        **os.environ,
-        "DJANGO_DEBUG": "false",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "LOG_LEVEL": "ERROR",
-        "API_RATE_LIMIT": "1000000/minute",
-    }
-    process = subprocess.Popen(  # noqa: S603 - our own gunicorn command line
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "nexa.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--env",
-            "DJANGO_SETTINGS_MODULE=nexa.settings.base",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200:
-                return process
-        except requests.RequestException:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("gunicorn did not start")
 
 
 def delivery(message_id: int) -> tuple[bytes, dict]:
@@ -194,8 +149,7 @@ def main() -> None:
             f"{Message.objects.filter(external_id=external_id).count()} message mirrored"
         )
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        process_group_stop(server)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,89 @@
+"""Shared by the benchmarks that run Nexa's real processes: free ports, gunicorn, qcluster, their CPU time."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gunicorn_start(port: int, workers: int, environment: dict | None = None) -> subprocess.Popen:
+    """gunicorn serving Nexa in its own process group (for CPU accounting), once it answers /healthz."""
+    environment = {
+        **os.environ,
+        "DJANGO_DEBUG": "false",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "ERROR",
+        "API_RATE_LIMIT": "1000000/minute",
+        **(environment or {}),
+    }
+    command = [sys.executable, "-m", "gunicorn", "nexa.wsgi", "--bind", f"127.0.0.1:{port}"]
+    command += [
+        "--workers",
+        str(workers),
+        "--env",
+        "DJANGO_SETTINGS_MODULE=nexa.settings.base",
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(  # noqa: S603 - our own gunicorn command line
+        command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    for _ in range(100):
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200:
+                return process
+        except requests.RequestException:
+            time.sleep(0.2)
+    process_group_stop(process)
+    raise SystemExit("gunicorn did not start")
+
+
+def qcluster_start(environment: dict) -> subprocess.Popen:
+    """The django-q2 worker cluster in its own process group."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env={**os.environ, "LOG_LEVEL": "ERROR", **environment},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def process_group_stop(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def cpu_seconds(*, group: int | None = None, command: str | None = None) -> float:
+    """User + system CPU of every live process in a process group, or whose name is `command` (e.g. postgres)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # the process ended while we looked
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if (group is not None and int(fields[2]) == group) or (command is not None and name == command):
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
