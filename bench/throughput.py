@@ -1,14 +1,15 @@
 """Handoff throughput and cost through Nexa's real processes (gunicorn + qcluster) against the sandbox.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/nexa_bench python bench/throughput.py --latency-ms 50
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/nexa_tp python bench/throughput.py --latency-ms 50
 
 For each worker count in --workers, starts gunicorn and a qcluster with that many workers, posts --handoffs
 Atlas triggers to POST /api/v1/handoffs/ from 4 threads, and waits until every handoff is done. It prints
 handoffs per second, the time from trigger to conversation assigned (p50/p95, queueing included), Chatwoot
 calls per handoff, and CPU time per handoff in the web and worker processes (PostgreSQL's own apart).
-Then the sandbox enforces Chatwoot's default rate limit (3000 requests a minute per client, API-NOTES G) with
-Nexa's budget set to the same, over --limited-handoffs handoffs with --limited-workers workers, and the throughput is shown as a fraction of
-the ceiling: budget ÷ calls per handoff. The baseline is that ceiling, measured in the same run.
+Then the sandbox enforces Chatwoot's default rate limit (3000 requests a minute per client, API-NOTES G),
+Nexa's budget is set to the same, and --limited-handoffs go through --limited-workers workers; the
+throughput is shown as a fraction of the ceiling (budget ÷ calls per handoff), measured in the same run.
+The database is emptied before each run: use a database of its own.
 """
 
 import argparse
