@@ -1,11 +1,12 @@
 """The metrics API: the dashboard's figures as JSON, for an API key or a staff session."""
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dashboard.selectors import metrics_collect
 from dashboard.serializers import MetricsQuerySerializer, MetricsSerializer
+from nexa.errors import READ_ERRORS, api_errors
 
 
 class MetricsView(APIView):
@@ -16,12 +17,7 @@ class MetricsView(APIView):
             OpenApiParameter("to", str, description="Last day, YYYY-MM-DD, included (default: today)."),
             OpenApiParameter("team", int, description="Only this Chatwoot team's handoffs and their leads."),
         ],
-        responses={
-            200: MetricsSerializer,
-            400: OpenApiResponse(description="A bad date or period; the body names the field."),
-            401: OpenApiResponse(description="Missing, invalid, revoked or expired API key."),
-            429: OpenApiResponse(description="Too many requests for this API key; retry later."),
-        },
+        responses={200: MetricsSerializer, **api_errors(*READ_ERRORS)},
     )
     def get(self, request):
         query = MetricsQuerySerializer(data=request.query_params)

@@ -11,15 +11,16 @@ from handoff.models import Handoff
 from handoff.selectors import handoff_summary
 from handoff.serializers import HandoffRequestSerializer, HandoffResponseSerializer
 from leads import services
-from leads.api import ERRORS, message_inputs
+from leads.api import message_inputs
 from leads.serializers import LeadSerializer
+from nexa.errors import WRITE_ERRORS, api_errors
 
 
 class HandoffRequestView(APIView):
     @extend_schema(
         operation_id="handoffs_create",
         request=HandoffRequestSerializer,
-        responses={202: HandoffResponseSerializer, 200: HandoffResponseSerializer, **ERRORS},
+        responses={202: HandoffResponseSerializer, 200: HandoffResponseSerializer, **api_errors(*WRITE_ERRORS)},
         description=(
             "Upserts the lead (`id` is Atlas's lead id), adds the bot history Nexa does not hold yet, and queues "
             "the handoff to Chatwoot: 202 with the queued handoff, or 200 with `handoff` and the `reason` none "

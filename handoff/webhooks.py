@@ -10,13 +10,16 @@ import logging
 
 from django.conf import settings
 from django.core.cache import cache
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from handoff.services.webhooks import webhook_receive
 from handoff.signatures import SignatureError, signature_verify
+from nexa.errors import ErrorSerializer
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +37,15 @@ class ChatwootWebhookView(APIView):
         operation_id="chatwoot_webhook",
         request={"application/json": {"type": "object", "additionalProperties": True}},
         responses={
-            200: OpenApiResponse(description="Accepted (or a duplicate, or an event Nexa ignores)."),
-            400: OpenApiResponse(description="The body is not a JSON object with an `event`."),
-            401: OpenApiResponse(description="Missing, wrong or stale signature."),
-            413: OpenApiResponse(description="Body over CHATWOOT_WEBHOOK_MAX_BYTES."),
+            200: OpenApiResponse(
+                inline_serializer("WebhookAcknowledgement", {"status": serializers.CharField()}),
+                description="Accepted (or a duplicate, or an event Nexa ignores).",
+            ),
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT, description="Not a JSON object with an `event` (or a bad Content-Length)."
+            ),
+            401: OpenApiResponse(ErrorSerializer, description="Missing, wrong or stale signature."),
+            413: OpenApiResponse(ErrorSerializer, description="Body over CHATWOOT_WEBHOOK_MAX_BYTES."),
         },
         description="Account webhooks from Chatwoot, signed with X-Chatwoot-Signature (Chatwoot ≥ 4.11.2).",
     )

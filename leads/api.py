@@ -1,8 +1,9 @@
 """The leads API Atlas Nexa writes to: upsert by phone, read, patch, append messages."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,6 +13,7 @@ from leads import selectors, services
 from leads.models import Lead
 from leads.serializers import (
     LeadFilterSerializer,
+    LeadPageSerializer,
     LeadPatchSerializer,
     LeadSerializer,
     LeadUpsertSerializer,
@@ -19,14 +21,7 @@ from leads.serializers import (
     MessagesAddedSerializer,
     messages_validate,
 )
-
-ERRORS = {
-    400: OpenApiResponse(description="Invalid input; the body names each bad field."),
-    401: OpenApiResponse(description="Missing, invalid, revoked or expired API key."),
-    409: OpenApiResponse(description="The phone or Atlas id belongs to another lead."),
-    413: OpenApiResponse(description="Request body too large."),
-    429: OpenApiResponse(description="Too many requests for this API key; retry later."),
-}
+from nexa.errors import READ_ERRORS, WRITE_ERRORS, api_errors
 
 
 class LeadPagination(CursorPagination):
@@ -36,6 +31,13 @@ class LeadPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def decode_cursor(self, request):
+        """A mangled cursor is bad input naming its parameter (400), not a missing page (DRF's 404)."""
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise serializers.ValidationError({"cursor": ["Cursor inválido."]}) from None
 
 
 def message_inputs(rows: list[dict]) -> list[services.NewMessage]:
@@ -51,7 +53,7 @@ class LeadListView(APIView):
             OpenApiParameter("cursor", str),
             OpenApiParameter("page_size", int),
         ],
-        responses={200: LeadSerializer(many=True), 400: ERRORS[400], 401: ERRORS[401]},
+        responses={200: LeadPageSerializer, **api_errors(*READ_ERRORS)},
     )
     def get(self, request):
         filters = LeadFilterSerializer(data=request.query_params)
@@ -64,7 +66,7 @@ class LeadListView(APIView):
     @extend_schema(
         operation_id="leads_upsert",
         request=LeadUpsertSerializer,
-        responses={201: LeadSerializer, 200: LeadSerializer, **ERRORS},
+        responses={201: LeadSerializer, 200: LeadSerializer, **api_errors(*WRITE_ERRORS)},
         description="Create the lead for this phone, or update the lead that has it (or its 9th-digit twin).",
     )
     def post(self, request):
@@ -77,14 +79,14 @@ class LeadListView(APIView):
 
 
 class LeadDetailView(APIView):
-    @extend_schema(operation_id="leads_retrieve", responses={200: LeadSerializer, 401: ERRORS[401], 404: None})
+    @extend_schema(operation_id="leads_retrieve", responses={200: LeadSerializer, **api_errors(*READ_ERRORS, 404)})
     def get(self, request, lead_id):
         return Response(LeadSerializer(get_object_or_404(Lead, pk=lead_id)).data)
 
     @extend_schema(
         operation_id="leads_partial_update",
         request=LeadPatchSerializer,
-        responses={200: LeadSerializer, 404: None, **ERRORS},
+        responses={200: LeadSerializer, **api_errors(*WRITE_ERRORS, 404)},
     )
     def patch(self, request, lead_id):
         lead = get_object_or_404(Lead, pk=lead_id)
@@ -99,7 +101,7 @@ class LeadMessagesView(APIView):
     @extend_schema(
         operation_id="leads_messages_create",
         request=MessageInputSerializer(many=True),
-        responses={201: MessagesAddedSerializer, 200: MessagesAddedSerializer, 404: None, **ERRORS},
+        responses={201: MessagesAddedSerializer, 200: MessagesAddedSerializer, **api_errors(*WRITE_ERRORS, 404)},
         description="One message object or a list of them. A message whose external_id is already stored is "
         "ignored. Answers 201 when anything was stored, 200 when everything was a repeat.",
     )

@@ -1,5 +1,8 @@
 """Request and response shapes of the leads API."""
 
+from datetime import UTC, datetime, timedelta
+
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -38,6 +41,10 @@ HANDOFF_SCHEMA = {
 }
 MESSAGES_PER_REQUEST = 1000
 HISTORY_MESSAGES_MAX = 10_000
+# A message's own time must be plausible: a year-69 date came back with São Paulo's local-mean-time offset (-03:06:28),
+# which no client parses, and a future one would sort after every real message. A day covers clocks set wrong.
+MESSAGE_TIME_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+MESSAGE_TIME_SLACK = timedelta(days=1)
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -74,6 +81,11 @@ def content_size_check(value: str) -> None:
         raise serializers.ValidationError(f"A mensagem passa de {MESSAGE_MAX_CHARS // 1024} KB.")
     if not value.strip():
         raise serializers.ValidationError("A mensagem está vazia.")
+
+
+def message_time_check(value: datetime) -> None:
+    if not MESSAGE_TIME_EARLIEST <= value <= timezone.now() + MESSAGE_TIME_SLACK:
+        raise serializers.ValidationError("Informe quando a mensagem foi enviada: uma data a partir de 2000, até hoje.")
 
 
 class KnownFieldsMixin:
@@ -127,6 +139,7 @@ class LeadFilterSerializer(serializers.Serializer):
 
 
 class LeadSerializer(serializers.ModelSerializer):
+    email = serializers.CharField(read_only=True, help_text='The e-mail, or "" when the lead has none.')
     handoff = serializers.SerializerMethodField()
     bot_should_reply = serializers.SerializerMethodField(
         help_text="False while a human owns the conversation (handoff queued or with an agent): Atlas stays silent."
@@ -159,10 +172,18 @@ class LeadSerializer(serializers.ModelSerializer):
         return handoff_summary(handoff_latest(lead))
 
 
+class LeadPageSerializer(serializers.Serializer):
+    """One cursor page of leads, as LeadPagination answers it."""
+
+    next = serializers.URLField(allow_null=True, help_text="The next page's URL; null on the last page.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page's URL; null on the first page.")
+    results = LeadSerializer(many=True)
+
+
 class MessageInputSerializer(KnownFieldsMixin, serializers.Serializer):
     sender = serializers.ChoiceField(choices=[Message.Sender.BOT, Message.Sender.LEAD])
     content = TextField(trim_whitespace=False, validators=[content_size_check])
-    created_at = serializers.DateTimeField(required=False, allow_null=True)
+    created_at = serializers.DateTimeField(required=False, allow_null=True, validators=[message_time_check])
     external_id = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=128)
 
 
