@@ -5,6 +5,8 @@ from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django_q import admin as django_q_admin
+from django_q.models import Failure, Success
 
 from handoff import services
 from handoff.chatwoot import ChatwootConfigurationError, ChatwootError
@@ -341,3 +343,25 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
             "{count} entrega(s) reprocessada(s).",
         )
         return None
+
+
+# django-q2's task admin offers "resubmit" to anyone who can see tasks; re-running a task (a handoff, a webhook) is a
+# change, so it needs the change permission like every other action here.
+
+
+@admin.action(description="Reenviar as tarefas selecionadas para a fila", permissions=["change"])
+def resubmit_task(modeladmin, request, queryset):
+    return django_q_admin.resubmit_task(modeladmin, request, queryset)
+
+
+class SuccessAdmin(django_q_admin.TaskAdmin):
+    actions = (resubmit_task,)
+
+
+class FailureAdmin(django_q_admin.FailAdmin):
+    actions = (resubmit_task,)
+
+
+for model, model_admin in ((Success, SuccessAdmin), (Failure, FailureAdmin)):
+    admin.site.unregister(model)
+    admin.site.register(model, model_admin)

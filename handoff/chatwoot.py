@@ -3,13 +3,19 @@
 Every fact about Chatwoot's behaviour cited here is in ../shared/chatwoot/API-NOTES.md, by section.
 """
 
+import ipaddress
 import json
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 USER_AGENT = "Nexa/1.0 (+handoff)"
 RECORD_LIMIT = 4000
@@ -71,6 +77,13 @@ class ChatwootAuthError(ChatwootError):
     """401: wrong, revoked or bot/platform token, or a role that may not do this (A, I)."""
 
 
+def private_network_allowed() -> bool:
+    """The deployment's CHATWOOT_ALLOW_PRIVATE_NETWORK, for callers that do not say; False outside Django."""
+    from django.conf import settings
+
+    return settings.configured and bool(getattr(settings, "CHATWOOT_ALLOW_PRIVATE_NETWORK", False))
+
+
 @dataclass(frozen=True)
 class ChatwootSettings:
     base_url: str
@@ -79,6 +92,7 @@ class ChatwootSettings:
     inbox_id: int
     connect_timeout: float = 3.05
     read_timeout: float = 10.0
+    allow_private_network: bool = field(default_factory=private_network_allowed)
 
     def __repr__(self) -> str:  # never print the token
         return f"ChatwootSettings(base_url={self.base_url!r}, account_id={self.account_id}, inbox_id={self.inbox_id})"
@@ -178,6 +192,11 @@ class ChatwootClient:
         self.on_call = on_call
         self.before_call = before_call
         self.session = session or requests.Session()
+        if not settings.allow_private_network:
+            host_public_check(settings.base_url)
+            adapter = PublicNetworkAdapter()
+            self.session.mount("http://", adapter)
+            self.session.mount("https://", adapter)
         # A.1: the token goes in `api_access_token`; the hyphenated spelling survives proxies that drop underscores.
         self.session.headers.update(
             {"api-access-token": settings.api_token, "User-Agent": USER_AGENT, "Accept": "application/json"}
@@ -319,7 +338,8 @@ class ChatwootClient:
             self.before_call()
         started = time.monotonic()
         response = None
-        error: ChatwootError | None = None
+        error: Exception | None = None
+        token = self.settings.api_token
         try:
             response = self.session.request(
                 method,
@@ -329,7 +349,7 @@ class ChatwootClient:
                 timeout=(self.settings.connect_timeout, self.settings.read_timeout),
                 allow_redirects=False,  # a redirect would carry the token to wherever it points
             )
-            return _body_or_raise(response, method, path)
+            return _body_or_raise(response, method, path, token=token)
         except requests.Timeout as err:
             # A read timeout means the request reached Chatwoot: it may have done the work.
             ambiguous = not isinstance(err, requests.ConnectTimeout)
@@ -344,23 +364,95 @@ class ChatwootClient:
                 path=path,
             )
             raise error from err
-        except ChatwootError as err:
+        except (ChatwootError, ChatwootConfigurationError) as err:
             error = err
             raise
         finally:
             if self.on_call:
-                self.on_call(_record(method, path, json, params, response, error, started))
+                self.on_call(_record(method, path, json, params, response, error, started, token=token))
 
 
-def _body_or_raise(response: requests.Response, method: str, path: str) -> Any:
+# Private addresses (SSRF). Chatwoot's own SafeFetch refuses the same ranges for its webhooks (API-NOTES F.5).
+
+PRIVATE_NETWORK_HINT = "set CHATWOOT_ALLOW_PRIVATE_NETWORK=true only if Chatwoot really runs on your private network"
+
+
+def address_is_public(address: str) -> bool:
+    """False for private, loopback, link-local, shared (CGNAT), reserved and multicast addresses."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone (fe80::1%eth0) is not part of the address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def host_public_check(base_url: str) -> None:
+    """Refuse a CHATWOOT_BASE_URL whose host resolves to any non-public address, before anything is sent."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        found = {info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+    except (OSError, ValueError, UnicodeError):
+        return  # unresolvable for now: the request fails as a connection error and is retried
+    refused = sorted(address for address in found if not address_is_public(address))
+    if refused:
+        raise ChatwootConfigurationError(
+            f"CHATWOOT_BASE_URL ({host}) resolves to a private, loopback or link-local address "
+            f"({', '.join(refused)}), which Nexa refuses: {PRIVATE_NETWORK_HINT}."
+        )
+
+
+class _PublicPeerMixin:
+    """Check the address actually connected to, so DNS that changes after host_public_check cannot slip through."""
+
+    def _new_conn(self):
+        sock = super()._new_conn()
+        peer = sock.getpeername()[0]
+        if not address_is_public(peer):
+            sock.close()
+            raise ChatwootConfigurationError(
+                f"CHATWOOT_BASE_URL ({self.host}) now leads to {peer}, a private address; "
+                f"nothing was sent: {PRIVATE_NETWORK_HINT}."
+            )
+        return sock
+
+
+class _PublicHTTPConnection(_PublicPeerMixin, HTTPConnection):
+    pass
+
+
+class _PublicHTTPSConnection(_PublicPeerMixin, HTTPSConnection):
+    pass
+
+
+class _PublicHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _PublicHTTPConnection
+
+
+class _PublicHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _PublicHTTPSConnection
+
+
+class PublicNetworkAdapter(HTTPAdapter):
+    """A transport that only completes connections to public addresses (a proxy, if configured, decides for itself)."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _PublicHTTPConnectionPool,
+            "https": _PublicHTTPSConnectionPool,
+        }
+
+
+def _body_or_raise(response: requests.Response, method: str, path: str, *, token: str = "") -> Any:
     status = response.status_code
     try:
         body = response.json() if response.content else None
     except ValueError:
-        body = response.text[:RECORD_LIMIT]
+        body = _redact(response.text, token)[:RECORD_LIMIT]
     if 200 <= status < 300:
         return body if body is not None else {}
-    message = f"Chatwoot answered {status} to {method} {path}: {_error_text(body)}"
+    message = f"Chatwoot answered {status} to {method} {path}: {_error_text(body, token)}"
     kwargs = {"status": status, "body": body, "method": method, "path": path}
     if status == 401:
         raise ChatwootAuthError(message, **kwargs)
@@ -373,14 +465,19 @@ def _body_or_raise(response: requests.Response, method: str, path: str) -> Any:
     raise ChatwootPermanentError(message, **kwargs)
 
 
-def _error_text(body: Any) -> str:
+def _error_text(body: Any, token: str = "") -> str:
     """I: errors come as {"error"}, {"errors": [...]}, or {"message", "attributes"}."""
     if isinstance(body, dict):
         for key in ("message", "error", "errors"):
             if body.get(key):
                 value = body[key]
-                return "; ".join(map(str, value)) if isinstance(value, list) else str(value)
-    return str(body or "")[:300].strip()
+                return _redact("; ".join(map(str, value)) if isinstance(value, list) else str(value), token)
+    return _redact(str(body or ""), token)[:300].strip()
+
+
+def _redact(text: str, token: str) -> str:
+    """The profile, a proxy's error page or a debug echo may repeat the token: it never reaches an audit row or log."""
+    return text.replace(token, "[token]") if token else text
 
 
 def _sent_before_failure(err: requests.ConnectionError) -> bool:
@@ -389,9 +486,9 @@ def _sent_before_failure(err: requests.ConnectionError) -> bool:
     return not any(marker in text for marker in ("NewConnectionError", "NameResolutionError", "Connection refused"))
 
 
-def _record(method, path, json_body, params, response, error, started) -> CallRecord:
+def _record(method, path, json_body, params, response, error, started, *, token: str = "") -> CallRecord:
     request = {"json": json_body, "params": params} if params else json_body
-    text = response.text[:RECORD_LIMIT] if response is not None else ""
+    text = _redact(response.text, token)[:RECORD_LIMIT] if response is not None else ""
     return CallRecord(
         method=method,
         path=path,

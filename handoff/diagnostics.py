@@ -34,7 +34,7 @@ def chatwoot_checks() -> Iterator[Check]:
     try:
         client = chatwoot_client()
     except ChatwootConfigurationError as err:
-        yield Check(False, "Configuração", str(err))
+        yield Check(False, f"Endereço ou configuração ({settings.CHATWOOT_BASE_URL})", str(err))
         return
     profile = yield from _token_checks(client)
     if profile is None:
@@ -46,6 +46,9 @@ def _token_checks(client: ChatwootClient):
     base = settings.CHATWOOT_BASE_URL
     try:
         profile = client.profile()
+    except ChatwootConfigurationError as err:  # the address changed to a private one after the client checked it
+        yield Check(False, f"Chatwoot em {base}", str(err))
+        return None
     except ChatwootTransientError as err:
         yield Check(False, f"Chatwoot em {base}", f"Sem resposta ({err}). Confira a URL, o DNS e o firewall.")
         return None

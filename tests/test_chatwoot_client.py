@@ -262,3 +262,29 @@ def test_labels_and_assignment_shapes(client):
 def test_unassigning_answers_null(client):
     responses.post(f"{ACCOUNT}/conversations/128/assignments", body="null", content_type="application/json")
     assert client.conversation_assign_agent(128, 999) is None
+
+
+@responses.activate
+def test_a_401_that_echoes_the_token_names_no_token(client, calls):
+    responses.get(f"{ACCOUNT}/agents", status=401, json={"error": f"Invalid Access Token {TOKEN}"})
+    with pytest.raises(ChatwootAuthError) as refused:
+        client.agents()
+    assert "401" in str(refused.value) and TOKEN not in str(refused.value)
+    assert TOKEN not in calls[0].response
+
+
+@responses.activate
+def test_an_error_page_that_echoes_the_token_names_no_token(client, calls):
+    page = "<html>" + "x" * 290 + f"api_access_token: {TOKEN}</html>"  # straddles the 300-character cut
+    responses.get(f"{ACCOUNT}/agents", status=502, body=page, content_type="text/html")
+    with pytest.raises(ChatwootTransientError) as failed:
+        client.agents()
+    assert TOKEN[:8] not in str(failed.value) and TOKEN not in calls[0].response
+
+
+@responses.activate
+def test_the_profile_keeps_its_access_token_out_of_the_audit(client, calls):
+    profile = {"id": 1, "name": "Admin", "access_token": TOKEN, "accounts": [{"id": 1, "role": "administrator"}]}
+    responses.get(f"{BASE}/api/v1/profile", json=profile)
+    assert client.profile().account_roles == {1: "administrator"}
+    assert TOKEN not in calls[0].response and "[token]" in calls[0].response

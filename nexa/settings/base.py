@@ -176,6 +176,11 @@ CHATWOOT_READ_TIMEOUT = env.float("CHATWOOT_READ_TIMEOUT", default=10.0)
 CHATWOOT_RATE_LIMIT_PER_MINUTE = env.int("CHATWOOT_RATE_LIMIT_PER_MINUTE", default=3000)
 # G: a 429 carries no Retry-After, so every worker waits this long before calling Chatwoot again.
 CHATWOOT_PAUSE_ON_429_SECONDS = env.int("CHATWOOT_PAUSE_ON_429_SECONDS", default=60)
+# SSRF guard: Chatwoot on a private, loopback or link-local address is refused unless allowed. On here so the
+# sandbox on 127.0.0.1 works; off in production, where Chatwoot behind a private address must be opted into.
+CHATWOOT_ALLOW_PRIVATE_NETWORK = env.bool("CHATWOOT_ALLOW_PRIVATE_NETWORK", default=True)
+# Production refuses an http:// CHATWOOT_BASE_URL (the token would cross the network in clear) unless this is set.
+CHATWOOT_ALLOW_INSECURE_HTTP = env.bool("CHATWOOT_ALLOW_INSECURE_HTTP", default=False)
 
 HANDOFF_SCORE_THRESHOLD = env.int("HANDOFF_SCORE_THRESHOLD", default=7)
 HANDOFF_LABELS = env.list("HANDOFF_LABELS", default=["lead-qualificado", "atlas-nexa"])

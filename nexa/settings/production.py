@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import CHATWOOT_ALLOW_INSECURE_HTTP, CHATWOOT_BASE_URL, env
 
 if DEBUG:  # noqa: F405
     raise ImproperlyConfigured("DJANGO_DEBUG must be off in production.")
@@ -15,6 +15,14 @@ if (
     raise ImproperlyConfigured(
         "DJANGO_SECRET_KEY is missing or insecure: set at least 50 random characters, e.g. "
         "python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+    )
+
+# Chatwoot beside Nexa on a private network (the compose stack) is an explicit choice, never the default.
+CHATWOOT_ALLOW_PRIVATE_NETWORK = env.bool("CHATWOOT_ALLOW_PRIVATE_NETWORK", default=False)
+if CHATWOOT_BASE_URL and not CHATWOOT_BASE_URL.lower().startswith("https://") and not CHATWOOT_ALLOW_INSECURE_HTTP:
+    raise ImproperlyConfigured(
+        f"CHATWOOT_BASE_URL must use https:// in production (got {CHATWOOT_BASE_URL!r}): the API token travels "
+        "in every request. Set CHATWOOT_ALLOW_INSECURE_HTTP=true only for a Chatwoot reached over a private network."
     )
 
 # WhiteNoise serves the collected, compressed and fingerprinted static files (admin, API docs).
