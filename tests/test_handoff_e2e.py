@@ -3,70 +3,31 @@
 The test process plays the django-q2 scheduler: it runs the sweep every second instead of every minute.
 """
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from handoff.models import ChatwootCall, Handoff
 from handoff.services import handoffs_sweep
+from tests.workers import Worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROOT = Path(__file__).resolve().parent.parent
 LEADS = 20
 SETTLE_SECONDS = 240
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture
 def worker(sandbox, tmp_path, settings):
     """The real worker: `manage.py qcluster` in its own process, configured for the sandbox and fast retries."""
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CHATWOOT_", "HANDOFF_"))},
-        "DJANGO_SETTINGS_MODULE": "nexa.settings.base",
-        "DJANGO_SECRET_KEY": settings.SECRET_KEY,  # django-q2 signs queued tasks with it
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": "",
-        "CHATWOOT_BASE_URL": sandbox.base_url,
-        "CHATWOOT_ACCOUNT_ID": "1",
-        "CHATWOOT_API_TOKEN": "sandbox-token",
-        "CHATWOOT_INBOX_ID": "1",
-        "CHATWOOT_READ_TIMEOUT": "1",
-        "CHATWOOT_PAUSE_ON_429_SECONDS": "1",
-        "HANDOFF_RETRY_BASE_SECONDS": "0.5",
-        "HANDOFF_RETRY_CAP_SECONDS": "2",
-        "HANDOFF_MAX_ATTEMPTS": "40",
-        "Q_WORKERS": "3",
-        "LOG_LEVEL": "WARNING",
-    }
     settings.CHATWOOT_BASE_URL = sandbox.base_url
-    log = (tmp_path / "qcluster.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
-    )
+    process = Worker(sandbox, settings.SECRET_KEY, tmp_path / "qcluster.log").start()
     yield process
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
-    if process.returncode not in (0, -signal.SIGTERM):
-        print((tmp_path / "qcluster.log").read_text()[-3000:])
+    process.stop()
+    if process.process.returncode not in (0, -signal.SIGTERM):
+        print(process.log_tail())
 
 
 def trigger_payload(index: int) -> dict:

@@ -4,20 +4,16 @@ The test process plays the django-q2 scheduler (the sweep every second) and the 
 killed worker; the sandbox plays Chatwoot, failing a share of its calls.
 """
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
 from handoff.models import ChatwootCall, Handoff
 from handoff.services import handoffs_sweep
-from tests.test_handoff_e2e import ROOT, database_url, trigger_payload
+from tests.test_handoff_e2e import trigger_payload
+from tests.workers import Worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,71 +22,20 @@ KILLS = 3
 SETTLE_SECONDS = 300
 
 
-class Worker:
-    """`manage.py qcluster` in its own process group, so a SIGKILL takes the cluster and its children at once."""
-
-    def __init__(self, sandbox, secret_key: str, log_path):
-        self.environment = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CHATWOOT_", "HANDOFF_"))},
-            "DJANGO_SETTINGS_MODULE": "nexa.settings.base",
-            "DJANGO_SECRET_KEY": secret_key,
-            "DATABASE_URL": database_url(),
-            "REDIS_URL": "",
-            "CHATWOOT_BASE_URL": sandbox.base_url,
-            "CHATWOOT_ACCOUNT_ID": "1",
-            "CHATWOOT_API_TOKEN": "sandbox-token",
-            "CHATWOOT_INBOX_ID": "1",
-            "CHATWOOT_READ_TIMEOUT": "1",
-            "CHATWOOT_PAUSE_ON_429_SECONDS": "1",
-            "HANDOFF_RETRY_BASE_SECONDS": "0.5",
-            "HANDOFF_RETRY_CAP_SECONDS": "2",
-            "HANDOFF_MAX_ATTEMPTS": "60",
-            # A killed worker's handoffs are picked up by the sweep once this lease runs out; it must outlast
-            # the worker's task timeout (a system check says so).
-            "Q_TIMEOUT": "10",
-            "HANDOFF_LEASE_SECONDS": "12",
-            "Q_WORKERS": "3",
-            "LOG_LEVEL": "WARNING",
-        }
-        self.log = log_path.open("a")
-        self.process = None
-        self.kills = 0
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=ROOT,
-            env=self.environment,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def kill(self) -> None:
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self.kills += 1
-
-    def log_tail(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text()[-2000:]
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-        self.log.close()
-
-
 @pytest.fixture
 def worker(sandbox, settings, tmp_path):
     settings.CHATWOOT_BASE_URL = sandbox.base_url
     settings.HANDOFF_LEASE_SECONDS = 12
-    process = Worker(sandbox, settings.SECRET_KEY, tmp_path / "qcluster.log")
-    process.start()
+    process = Worker(
+        sandbox,
+        settings.SECRET_KEY,
+        tmp_path / "qcluster.log",
+        HANDOFF_MAX_ATTEMPTS="60",
+        # A killed worker's handoffs are picked up by the sweep once this lease runs out; it must outlast the
+        # worker's task timeout (a system check says so).
+        Q_TIMEOUT="10",
+        HANDOFF_LEASE_SECONDS="12",
+    ).start()
     yield process
     process.stop()
 
@@ -103,7 +48,7 @@ def settle(expected: int, *, worker: Worker, kill_every: float | None = None) ->
         handoffs = list(Handoff.objects.all())
         if len(handoffs) == expected and all(not h.is_active for h in handoffs):
             return handoffs
-        assert worker.process.poll() is None, f"the worker exited: {worker.log_tail()}"
+        assert worker.alive(), f"the worker exited: {worker.log_tail()}"
         if next_kill and time.monotonic() >= next_kill and worker.kills < KILLS:
             worker.kill()
             worker.start()
