@@ -1,5 +1,9 @@
 """Admin for handoffs: the lead actions agents use, the handoff timeline, the audit of Chatwoot calls, routing rules."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
@@ -50,6 +54,52 @@ def apply_each(modeladmin, request, items, operation, done: str) -> None:
         modeladmin.message_user(request, done.format(count=count), messages.SUCCESS)
 
 
+@dataclass(frozen=True)
+class BulkOperation:
+    """What a confirmed admin action does to each selected object: the permission it needs, the service, the report."""
+
+    permission: str
+    run: Callable[[Any, Any], object]  # (object, the acting user)
+    done: str  # the success message, with {count}
+
+    def action(self, description: str, *, title: str, question: str, pick: Callable[[Any], Any] | None = None):
+        """The admin action: confirm first, then `run` on each selected object, or on what `pick` finds for it."""
+        operation = self
+
+        @admin.action(description=description, permissions=[self.permission])
+        def action(modeladmin, request, queryset):
+            page = confirmed(modeladmin, request, queryset, title=title, question=question)
+            if page:
+                return page
+            items = queryset if pick is None else [found for found in map(pick, queryset) if found]
+            apply_each(modeladmin, request, items, lambda item: operation.run(item, request.user), operation.done)
+            return None
+
+        return action
+
+
+HANDOFF_TRIGGER = BulkOperation(
+    "trigger_handoff",
+    lambda lead, user: services.handoff_trigger_admin(lead=lead, user=user),
+    "{count} transferência(s) na fila.",
+)
+HANDOFF_RETRY = BulkOperation(
+    "retry_handoff",
+    lambda handoff, user: services.handoff_retry(handoff=handoff, user=user),
+    "{count} transferência(s) de volta à fila.",
+)
+HANDOFF_CANCEL = BulkOperation(
+    "cancel_handoff",
+    lambda handoff, user: services.handoff_cancel(handoff=handoff, user=user),
+    "{count} transferência(s) cancelada(s).",
+)
+WEBHOOK_REPROCESS = BulkOperation(
+    "reprocess",
+    lambda delivery, user: services.webhook_reprocess(delivery=delivery),
+    "{count} entrega(s) reprocessada(s).",
+)
+
+
 def chosen_id(value: str | None) -> int | None:
     """An agent or team picked in the reassign form; blank keeps the current one. ValueError if not an id."""
     if not value:
@@ -90,46 +140,18 @@ class LeadHandoffAdmin(HandoffPermissions, LeadAdmin):
     readonly_fields = (*LeadAdmin.readonly_fields, "handoff_timeline")
     fieldsets = (*LeadAdmin.fieldsets, ("Chatwoot", {"fields": ("handoff_timeline",)}))
 
-    @admin.action(description="Transferir para o Chatwoot agora", permissions=["trigger_handoff"])
-    def handoff_now(self, request, queryset):
-        page = confirmed(
-            self,
-            request,
-            queryset,
-            title="Transferir agora",
-            question="Transferir estes leads agora, mesmo abaixo da nota mínima?",
-        )
-        if page:
-            return page
-        apply_each(
-            self,
-            request,
-            queryset,
-            lambda lead: services.handoff_trigger_admin(lead=lead, user=request.user),
-            "{count} transferência(s) na fila.",
-        )
-        return None
+    handoff_now = HANDOFF_TRIGGER.action(
+        "Transferir para o Chatwoot agora",
+        title="Transferir agora",
+        question="Transferir estes leads agora, mesmo abaixo da nota mínima?",
+    )
 
-    @admin.action(description="Repetir transferência que falhou", permissions=["retry_handoff"])
-    def handoff_retry(self, request, queryset):
-        page = confirmed(
-            self,
-            request,
-            queryset,
-            title="Repetir transferência",
-            question="Repetir a última transferência que falhou destes leads? Ela continua de onde parou.",
-        )
-        if page:
-            return page
-        failed = [h for h in (latest_handoff(lead, [Handoff.State.FAILED]) for lead in queryset) if h]
-        apply_each(
-            self,
-            request,
-            failed,
-            lambda h: services.handoff_retry(handoff=h, user=request.user),
-            "{count} transferência(s) de volta à fila.",
-        )
-        return None
+    handoff_retry = HANDOFF_RETRY.action(
+        "Repetir transferência que falhou",
+        title="Repetir transferência",
+        question="Repetir a última transferência que falhou destes leads? Ela continua de onde parou.",
+        pick=lambda lead: latest_handoff(lead, [Handoff.State.FAILED]),
+    )
 
     @admin.action(description="Reatribuir no Chatwoot…", permissions=["reassign_handoff"])
     def handoff_reassign(self, request, queryset):
@@ -165,26 +187,12 @@ class LeadHandoffAdmin(HandoffPermissions, LeadAdmin):
             extra={"agents": agents, "teams": teams, "reassign": True, "error": error},
         )
 
-    @admin.action(description="Cancelar transferência", permissions=["cancel_handoff"])
-    def handoff_cancel(self, request, queryset):
-        page = confirmed(
-            self,
-            request,
-            queryset,
-            title="Cancelar transferência",
-            question="Cancelar a transferência em andamento destes leads?",
-        )
-        if page:
-            return page
-        active = [h for h in (latest_handoff(lead, Handoff.ACTIVE_STATES) for lead in queryset) if h]
-        apply_each(
-            self,
-            request,
-            active,
-            lambda h: services.handoff_cancel(handoff=h, user=request.user),
-            "{count} transferência(s) cancelada(s).",
-        )
-        return None
+    handoff_cancel = HANDOFF_CANCEL.action(
+        "Cancelar transferência",
+        title="Cancelar transferência",
+        question="Cancelar a transferência em andamento destes leads?",
+        pick=lambda lead: latest_handoff(lead, Handoff.ACTIVE_STATES),
+    )
 
     @admin.display(description="transferências")
     def handoff_timeline(self, lead: Lead) -> str:
@@ -271,33 +279,8 @@ class HandoffAdmin(HandoffPermissions, ReadOnlyAdmin):
     inlines = (HandoffEventInline, ChatwootCallInline)
     readonly_fields = [field.name for field in Handoff._meta.fields]
 
-    @admin.action(description="Repetir as que falharam", permissions=["retry_handoff"])
-    def retry(self, request, queryset):
-        page = confirmed(self, request, queryset, title="Repetir", question="Repetir estas transferências?")
-        if page:
-            return page
-        apply_each(
-            self,
-            request,
-            queryset,
-            lambda h: services.handoff_retry(handoff=h, user=request.user),
-            "{count} transferência(s) de volta à fila.",
-        )
-        return None
-
-    @admin.action(description="Cancelar", permissions=["cancel_handoff"])
-    def cancel(self, request, queryset):
-        page = confirmed(self, request, queryset, title="Cancelar", question="Cancelar estas transferências?")
-        if page:
-            return page
-        apply_each(
-            self,
-            request,
-            queryset,
-            lambda h: services.handoff_cancel(handoff=h, user=request.user),
-            "{count} transferência(s) cancelada(s).",
-        )
-        return None
+    retry = HANDOFF_RETRY.action("Repetir as que falharam", title="Repetir", question="Repetir estas transferências?")
+    cancel = HANDOFF_CANCEL.action("Cancelar", title="Cancelar", question="Cancelar estas transferências?")
 
 
 @admin.register(ChatwootCall)
@@ -330,19 +313,9 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     def has_reprocess_permission(self, request):
         return request.user.has_perm("handoff.reprocess_webhookdelivery")
 
-    @admin.action(description="Reprocessar", permissions=["reprocess"])
-    def reprocess(self, request, queryset):
-        page = confirmed(self, request, queryset, title="Reprocessar", question="Processar de novo estas entregas?")
-        if page:
-            return page
-        apply_each(
-            self,
-            request,
-            queryset,
-            lambda delivery: services.webhook_reprocess(delivery=delivery),
-            "{count} entrega(s) reprocessada(s).",
-        )
-        return None
+    reprocess = WEBHOOK_REPROCESS.action(
+        "Reprocessar", title="Reprocessar", question="Processar de novo estas entregas?"
+    )
 
 
 # django-q2's task admin offers "resubmit" to anyone who can see tasks; re-running a task (a handoff, a webhook) is a
