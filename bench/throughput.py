@@ -39,13 +39,14 @@ from handoff.sandbox import Sandbox
 from leads.models import Lead
 
 CHATWOOT_RATE_LIMIT = 3000  # per minute, Chatwoot's default (API-NOTES G)
+AREA_CODES = ("11", "21", "31", "41", "51", "61", "71", "81", "91", "27")  # a fresh set of phones for each run
 
 
 def trigger(index: int, run: int) -> dict:
     return {
         "id": f"atlas-bench-{run}-{index}",
         "name": f"Lead {index}",
-        "phone": f"+55 {11 + run} 9{70_000_000 + index}",
+        "phone": f"+55 {AREA_CODES[run % len(AREA_CODES)]} 9{70_000_000 + index}",
         "interest": "Energia solar residencial",
         "qualification_score": 9,
         "bot_history": "Lead: Oi, quero um orçamento\nBot: Olá! Qual o valor da sua conta?\nLead: Uns R$ 600",
@@ -53,18 +54,23 @@ def trigger(index: int, run: int) -> dict:
 
 
 def post_triggers(base: str, key: str, count: int, run: int) -> None:
+    refused: list[str] = []
+
     def sender(indexes):
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {key}"
         for index in indexes:
             response = session.post(f"{base}/api/v1/handoffs/", json=trigger(index, run), timeout=30)
-            assert response.status_code == 202, response.text
+            if response.status_code != 202:
+                refused.append(f"{response.status_code} {response.text[:200]}")
 
     threads = [threading.Thread(target=sender, args=(range(i, count, 4),)) for i in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    if refused:
+        raise SystemExit(f"{len(refused)} triggers refused, e.g. {refused[0]}")
 
 
 def wait_done(count: int, timeout: float) -> None:
@@ -137,7 +143,7 @@ def main() -> None:
         if args.limited_handoffs:
             sandbox.set_rate_limit(CHATWOOT_RATE_LIMIT)
             figures = run_once(
-                sandbox, workers=args.limited_workers, handoffs=args.limited_handoffs, run=9, budget=CHATWOOT_RATE_LIMIT
+                sandbox, workers=args.limited_workers, handoffs=args.limited_handoffs, run=len(AREA_CODES) - 1, budget=CHATWOOT_RATE_LIMIT
             )
             show(f"{args.limited_handoffs} handoffs, {args.limited_workers} workers, limited", figures)
             ceiling = CHATWOOT_RATE_LIMIT / 60 / figures["calls"]
