@@ -143,7 +143,11 @@ def main() -> None:
         if args.limited_handoffs:
             sandbox.set_rate_limit(CHATWOOT_RATE_LIMIT)
             figures = run_once(
-                sandbox, workers=args.limited_workers, handoffs=args.limited_handoffs, run=len(AREA_CODES) - 1, budget=CHATWOOT_RATE_LIMIT
+                sandbox,
+                workers=args.limited_workers,
+                handoffs=args.limited_handoffs,
+                run=len(AREA_CODES) - 1,
+                budget=CHATWOOT_RATE_LIMIT,
             )
             show(f"{args.limited_handoffs} handoffs, {args.limited_workers} workers, limited", figures)
             ceiling = CHATWOOT_RATE_LIMIT / 60 / figures["calls"]
