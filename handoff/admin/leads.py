@@ -1,102 +1,27 @@
-"""Admin for handoffs: the lead actions agents use, the handoff timeline, the audit of Chatwoot calls, routing rules."""
-
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+"""The lead admin with the handoff actions agents use and each lead's handoff timeline."""
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django_q import admin as django_q_admin
-from django_q.models import Failure, Success
 
 from handoff import services
+from handoff.admin.base import (
+    HANDOFF_CANCEL,
+    HANDOFF_RETRY,
+    BulkOperation,
+    HandoffPermissions,
+    apply_each,
+    confirmation_page,
+)
 from handoff.chatwoot import ChatwootConfigurationError, ChatwootError
-from handoff.models import ChatwootCall, Handoff, HandoffEvent, RoutingRule, WebhookDelivery
+from handoff.models import Handoff
 from leads.admin import LeadAdmin
 from leads.models import Lead
-from nexa.paginators import EstimatedCountPaginator
-
-
-def confirmed(modeladmin, request, queryset, *, title: str, question: str, extra: dict | None = None):
-    """None once the user confirmed; otherwise the confirmation page (Django's delete_selected pattern)."""
-    if request.POST.get("post") == "yes":
-        return None
-    return confirmation_page(modeladmin, request, queryset, title=title, question=question, extra=extra)
-
-
-def confirmation_page(modeladmin, request, queryset, *, title: str, question: str, extra: dict | None = None):
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": title,
-        "question": question,
-        "objects": queryset,
-        "opts": modeladmin.model._meta,
-        "action": request.POST.get("action"),
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        **(extra or {}),
-    }
-    return TemplateResponse(request, "admin/handoff/confirm_action.html", context)
-
-
-def apply_each(modeladmin, request, items, operation, done: str) -> None:
-    """Run an operation per item; report successes and each refusal in the admin's messages."""
-    count = 0
-    for item in items:
-        try:
-            operation(item)
-            count += 1
-        except (services.HandoffRefused, ChatwootError, ChatwootConfigurationError) as err:
-            modeladmin.message_user(request, f"{item}: {err}", messages.WARNING)
-    if count:
-        modeladmin.message_user(request, done.format(count=count), messages.SUCCESS)
-
-
-@dataclass(frozen=True)
-class BulkOperation:
-    """What a confirmed admin action does to each selected object: the permission it needs, the service, the report."""
-
-    permission: str
-    run: Callable[[Any, Any], object]  # (object, the acting user)
-    done: str  # the success message, with {count}
-
-    def action(self, description: str, *, title: str, question: str, pick: Callable[[Any], Any] | None = None):
-        """The admin action: confirm first, then `run` on each selected object, or on what `pick` finds for it."""
-        operation = self
-
-        @admin.action(description=description, permissions=[self.permission])
-        def action(modeladmin, request, queryset):
-            page = confirmed(modeladmin, request, queryset, title=title, question=question)
-            if page:
-                return page
-            items = queryset if pick is None else [found for found in map(pick, queryset) if found]
-            apply_each(modeladmin, request, items, lambda item: operation.run(item, request.user), operation.done)
-            return None
-
-        return action
-
 
 HANDOFF_TRIGGER = BulkOperation(
     "trigger_handoff",
     lambda lead, user: services.handoff_trigger_admin(lead=lead, user=user),
     "{count} transferência(s) na fila.",
-)
-HANDOFF_RETRY = BulkOperation(
-    "retry_handoff",
-    lambda handoff, user: services.handoff_retry(handoff=handoff, user=user),
-    "{count} transferência(s) de volta à fila.",
-)
-HANDOFF_CANCEL = BulkOperation(
-    "cancel_handoff",
-    lambda handoff, user: services.handoff_cancel(handoff=handoff, user=user),
-    "{count} transferência(s) cancelada(s).",
-)
-WEBHOOK_REPROCESS = BulkOperation(
-    "reprocess",
-    lambda delivery, user: services.webhook_reprocess(delivery=delivery),
-    "{count} entrega(s) reprocessada(s).",
 )
 
 
@@ -113,22 +38,6 @@ def chosen_id(value: str | None) -> int | None:
 def latest_handoff(lead: Lead, states=None) -> Handoff | None:
     handoffs = lead.handoffs.order_by("-created_at")
     return (handoffs.filter(state__in=states) if states else handoffs).first()
-
-
-class HandoffPermissions:
-    """Custom action permissions live on the Handoff model; Django asks the ModelAdmin for has_<name>_permission."""
-
-    def has_trigger_handoff_permission(self, request):
-        return request.user.has_perm("handoff.trigger_handoff")
-
-    def has_retry_handoff_permission(self, request):
-        return request.user.has_perm("handoff.retry_handoff")
-
-    def has_reassign_handoff_permission(self, request):
-        return request.user.has_perm("handoff.reassign_handoff")
-
-    def has_cancel_handoff_permission(self, request):
-        return request.user.has_perm("handoff.cancel_handoff")
 
 
 admin.site.unregister(Lead)
@@ -236,105 +145,3 @@ def handoff_card(handoff: Handoff) -> str:
         decision,
         events,
     )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records of what happened: browsable, never added or edited by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class HandoffEventInline(admin.TabularInline):
-    model = HandoffEvent
-    fields = ("created_at", "kind", "message")
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-
-
-class ChatwootCallInline(admin.TabularInline):
-    model = ChatwootCall
-    fields = ("created_at", "step", "method", "path", "status", "duration_ms", "error_class")
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-    ordering = ("created_at", "id")
-
-
-@admin.register(Handoff)
-class HandoffAdmin(HandoffPermissions, ReadOnlyAdmin):
-    list_display = ("lead", "state", "trigger", "attempts", "next_attempt_at", "assignee_name", "created_at")
-    list_filter = ("state", "trigger")
-    list_select_related = ("lead",)
-    search_fields = ("lead__name", "lead__phone", "assignee_name")
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
-    actions = ("retry", "cancel")
-    inlines = (HandoffEventInline, ChatwootCallInline)
-    readonly_fields = [field.name for field in Handoff._meta.fields]
-
-    retry = HANDOFF_RETRY.action("Repetir as que falharam", title="Repetir", question="Repetir estas transferências?")
-    cancel = HANDOFF_CANCEL.action("Cancelar", title="Cancelar", question="Cancelar estas transferências?")
-
-
-@admin.register(ChatwootCall)
-class ChatwootCallAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "handoff", "step", "method", "path", "status", "duration_ms", "error_class")
-    list_filter = ("status", "method", "step", "error_class")
-    list_select_related = ("handoff__lead",)
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
-    readonly_fields = [field.name for field in ChatwootCall._meta.fields]
-
-
-@admin.register(RoutingRule)
-class RoutingRuleAdmin(admin.ModelAdmin):
-    list_display = ("name", "position", "enabled", "strategy", "min_score", "max_score", "area_codes", "team_id")
-    list_editable = ("position", "enabled")
-    list_filter = ("enabled", "strategy")
-
-
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ("received_at", "event", "state", "conversation_id", "result", "attempts")
-    list_filter = ("state", "event")
-    search_fields = ("delivery_id", "=conversation_id")
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
-    actions = ("reprocess",)
-    readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
-
-    def has_reprocess_permission(self, request):
-        return request.user.has_perm("handoff.reprocess_webhookdelivery")
-
-    reprocess = WEBHOOK_REPROCESS.action(
-        "Reprocessar", title="Reprocessar", question="Processar de novo estas entregas?"
-    )
-
-
-# django-q2's task admin offers "resubmit" to anyone who can see tasks; re-running a task (a handoff, a webhook) is a
-# change, so it needs the change permission like every other action here.
-
-
-@admin.action(description="Reenviar as tarefas selecionadas para a fila", permissions=["change"])
-def resubmit_task(modeladmin, request, queryset):
-    return django_q_admin.resubmit_task(modeladmin, request, queryset)
-
-
-class SuccessAdmin(django_q_admin.TaskAdmin):
-    actions = (resubmit_task,)
-
-
-class FailureAdmin(django_q_admin.FailAdmin):
-    actions = (resubmit_task,)
-
-
-for model, model_admin in ((Success, SuccessAdmin), (Failure, FailureAdmin)):
-    admin.site.unregister(model)
-    admin.site.register(model, model_admin)

@@ -1,0 +1,32 @@
+"""Chatwoot webhook deliveries as stored, with reprocessing."""
+
+from django.contrib import admin
+
+from handoff import services
+from handoff.admin.base import BulkOperation, ReadOnlyAdmin
+from handoff.models import WebhookDelivery
+from nexa.paginators import EstimatedCountPaginator
+
+WEBHOOK_REPROCESS = BulkOperation(
+    "reprocess",
+    lambda delivery, user: services.webhook_reprocess(delivery=delivery),
+    "{count} entrega(s) reprocessada(s).",
+)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("received_at", "event", "state", "conversation_id", "result", "attempts")
+    list_filter = ("state", "event")
+    search_fields = ("delivery_id", "=conversation_id")
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    actions = ("reprocess",)
+    readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
+
+    def has_reprocess_permission(self, request):
+        return request.user.has_perm("handoff.reprocess_webhookdelivery")
+
+    reprocess = WEBHOOK_REPROCESS.action(
+        "Reprocessar", title="Reprocessar", question="Processar de novo estas entregas?"
+    )

@@ -1,0 +1,33 @@
+"""Handoffs as records: state, attempts, the event timeline and the Chatwoot calls made; retry and cancel."""
+
+from django.contrib import admin
+
+from handoff.admin.base import HANDOFF_CANCEL, HANDOFF_RETRY, HandoffPermissions, ReadOnlyAdmin
+from handoff.admin.calls import ChatwootCallInline
+from handoff.models import Handoff, HandoffEvent
+from nexa.paginators import EstimatedCountPaginator
+
+
+class HandoffEventInline(admin.TabularInline):
+    model = HandoffEvent
+    fields = ("created_at", "kind", "message")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+
+@admin.register(Handoff)
+class HandoffAdmin(HandoffPermissions, ReadOnlyAdmin):
+    list_display = ("lead", "state", "trigger", "attempts", "next_attempt_at", "assignee_name", "created_at")
+    list_filter = ("state", "trigger")
+    list_select_related = ("lead",)
+    search_fields = ("lead__name", "lead__phone", "assignee_name")
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    actions = ("retry", "cancel")
+    inlines = (HandoffEventInline, ChatwootCallInline)
+    readonly_fields = [field.name for field in Handoff._meta.fields]
+
+    retry = HANDOFF_RETRY.action("Repetir as que falharam", title="Repetir", question="Repetir estas transferências?")
+    cancel = HANDOFF_CANCEL.action("Cancelar", title="Cancelar", question="Cancelar estas transferências?")
