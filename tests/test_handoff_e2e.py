@@ -27,7 +27,7 @@ def worker(sandbox, tmp_path, settings):
     yield process
     process.stop()
     if process.process.returncode not in (0, -signal.SIGTERM):
-        print(process.log_tail())
+        print(f"qcluster exited with {process.process.returncode}:\n{process.log_tail()}")
 
 
 def trigger_payload(index: int) -> dict:

@@ -71,14 +71,17 @@ class Worker:
         self.kills += 1
 
     def log_tail(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text()[-3000:]
 
     def stop(self) -> None:
         if self.alive():
-            os.killpg(self.process.pid, signal.SIGTERM)
+            # The cluster stops its own workers on SIGTERM; signalling them too would make it wait for the dead.
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
         self.log.close()
