@@ -4,6 +4,9 @@ Redis holds both when REDIS_URL is set; otherwise one database row does (Chatwoo
 """
 
 import logging
+import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +26,7 @@ class ChatwootDeferred(Exception):
 
     until: datetime
     why: str
+    budget: bool = False  # this minute's budget is spent (rather than a pause Chatwoot asked for)
 
     def __str__(self) -> str:
         return f"{self.why} until {self.until.isoformat()}"
@@ -31,6 +35,31 @@ class ChatwootDeferred(Exception):
 def throttle_before_call() -> None:
     """Raise ChatwootDeferred unless a request may go out now; counts it against the budget if so."""
     _backend().take(timezone.now())
+
+
+def throttle_waiting(max_wait_seconds: float) -> Callable[[], None]:
+    """For workers: wait for the budget's next minute instead of giving up the attempt.
+
+    At full load the budget is what limits throughput, and a handoff given back waits for the next sweep, up to
+    a minute more. Waits add up to at most `max_wait_seconds` per attempt, well inside the task timeout. A pause
+    after a 429 is not waited out here: it is longer, and the workers are needed for webhooks meanwhile.
+    """
+    waited = 0.0
+
+    def before_call() -> None:
+        nonlocal waited
+        while True:
+            try:
+                return throttle_before_call()
+            except ChatwootDeferred as deferred:
+                # Up to a second of jitter, so the workers do not all wake on the same instant.
+                delay = max((deferred.until - timezone.now()).total_seconds(), 0.0) + random.uniform(0, 1)
+                if not deferred.budget or waited + delay > max_wait_seconds:
+                    raise
+                time.sleep(delay)
+                waited += delay
+
+    return before_call
 
 
 def throttle_pause(seconds: float | None = None) -> datetime:
@@ -65,10 +94,13 @@ class _DatabaseThrottle:
             row = self._row()
             if row.paused_until and row.paused_until > now:
                 raise ChatwootDeferred(row.paused_until, "Chatwoot pediu uma pausa (429)")
-            if row.window_started_at is None or now - row.window_started_at >= WINDOW:
-                row.window_started_at, row.window_count = now, 0
+            # Clock minutes, as Chatwoot counts them (Rack::Attack's fixed windows) and as the Redis backend does:
+            # a window started mid-minute would let one Chatwoot minute see more than the budget.
+            minute = now.replace(second=0, microsecond=0)
+            if row.window_started_at != minute:
+                row.window_started_at, row.window_count = minute, 0
             if row.window_count >= settings.CHATWOOT_RATE_LIMIT_PER_MINUTE:
-                raise ChatwootDeferred(row.window_started_at + WINDOW, "Limite de requisições por minuto atingido")
+                raise ChatwootDeferred(minute + WINDOW, "Limite de requisições por minuto atingido", True)
             row.window_count += 1
             row.save(update_fields=["window_started_at", "window_count"])
 
@@ -104,7 +136,7 @@ class _RedisThrottle:
         count, _ = self.redis.pipeline().incr(key).expire(key, 120).execute()
         if count > settings.CHATWOOT_RATE_LIMIT_PER_MINUTE:
             until = datetime.fromtimestamp((minute + 1) * 60, tz=now.tzinfo)
-            raise ChatwootDeferred(until, "Limite de requisições por minuto atingido")
+            raise ChatwootDeferred(until, "Limite de requisições por minuto atingido", True)
 
     @_with_fallback
     def pause(self, until: datetime) -> None:

@@ -130,7 +130,8 @@ def test_reconciliation_stays_within_the_request_budget(handed_off, chatwoot, se
     from handoff.models import ChatwootCall, ChatwootThrottle
 
     settings.CHATWOOT_RATE_LIMIT_PER_MINUTE = 1
-    ChatwootThrottle.objects.update_or_create(pk=1, defaults={"window_started_at": timezone.now(), "window_count": 1})
+    minute = timezone.now().replace(second=0, microsecond=0)  # the budget counts clock minutes
+    ChatwootThrottle.objects.update_or_create(pk=1, defaults={"window_started_at": minute, "window_count": 1})
     calls = ChatwootCall.objects.count()
     assert handoffs_reconcile(now=timezone.now() + timedelta(minutes=31)) == 0
     assert ChatwootCall.objects.count() == calls

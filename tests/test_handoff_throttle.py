@@ -1,6 +1,6 @@
 """The shared 429 pause and request budget, on the database and on Redis; and what a queued task carries."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -59,6 +59,54 @@ def test_the_database_budget_restarts_each_window(settings):
     ChatwootThrottle.objects.update(window_started_at=timezone.now() - timedelta(seconds=61))
     throttle.throttle_before_call()  # a new window: allowed again
     assert ChatwootThrottle.objects.get().window_count == 1
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Time that moves only when a worker sleeps: 12:00:30, half a minute before the next budget window."""
+    now = [datetime(2026, 11, 30, 12, 0, 30, tzinfo=UTC)]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += timedelta(seconds=seconds)
+
+    monkeypatch.setattr(throttle.timezone, "now", lambda: now[0])
+    monkeypatch.setattr(throttle.time, "sleep", sleep)
+    return slept
+
+
+def test_budget_windows_are_clock_minutes_as_chatwoot_counts_them(settings, clock):
+    settings.REDIS_URL, settings.CHATWOOT_RATE_LIMIT_PER_MINUTE = "", 1
+    throttle.throttle_before_call()
+    with pytest.raises(throttle.ChatwootDeferred) as deferred:
+        throttle.throttle_before_call()
+    assert deferred.value.until == datetime(2026, 11, 30, 12, 1, tzinfo=UTC)
+
+
+def test_a_worker_waits_for_the_next_minute_instead_of_giving_its_handoff_back(backend, settings, clock):
+    settings.CHATWOOT_RATE_LIMIT_PER_MINUTE = 1
+    before_call = throttle.throttle_waiting(90)
+    before_call()
+    before_call()  # the budget is spent until 12:01: the worker sleeps through it, then goes on
+    assert len(clock) == 1 and 30 <= clock[0] <= 31
+
+
+def test_a_worker_gives_up_waiting_past_its_budget_of_time(backend, settings, clock):
+    settings.CHATWOOT_RATE_LIMIT_PER_MINUTE = 1
+    before_call = throttle.throttle_waiting(10)
+    before_call()
+    with pytest.raises(throttle.ChatwootDeferred):
+        before_call()
+    assert clock == []
+
+
+def test_a_worker_does_not_wait_out_a_pause_chatwoot_asked_for(settings, clock):
+    settings.REDIS_URL = ""
+    throttle.throttle_pause(60)
+    with pytest.raises(throttle.ChatwootDeferred):
+        throttle.throttle_waiting(90)()
+    assert clock == []
 
 
 def test_a_queued_task_carries_only_the_handoff_id(monkeypatch):

@@ -74,7 +74,7 @@ def handoff_process(*, handoff_id) -> str:
     run = HandoffRun(Handoff.objects.select_related("lead").get(pk=handoff_id), token)
     handoff_event(run.handoff, "attempt", f"Tentativa {run.handoff.attempts}.")
     try:
-        client = chatwoot_client(on_call=run.audit, before_call=throttle.throttle_before_call)
+        client = chatwoot_client(on_call=run.audit, before_call=throttle.throttle_waiting(_throttle_wait_seconds()))
         for step in (steps.contact, steps.conversation, steps.note, steps.labels, steps.assignment):
             run.step = step.__name__
             step(run, client)
@@ -139,6 +139,11 @@ def chatwoot_client(**hooks) -> ChatwootClient:
         ),
         **hooks,
     )
+
+
+def _throttle_wait_seconds() -> float:
+    """How long an attempt may wait for Chatwoot's budget: inside the task timeout, with room for the calls."""
+    return min(settings.CHATWOOT_THROTTLE_MAX_WAIT_SECONDS, settings.Q_CLUSTER["timeout"] / 3)
 
 
 def retry_delay(attempts: int) -> float:

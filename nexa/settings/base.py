@@ -176,6 +176,9 @@ CHATWOOT_READ_TIMEOUT = env.float("CHATWOOT_READ_TIMEOUT", default=10.0)
 CHATWOOT_RATE_LIMIT_PER_MINUTE = env.int("CHATWOOT_RATE_LIMIT_PER_MINUTE", default=3000)
 # G: a 429 carries no Retry-After, so every worker waits this long before calling Chatwoot again.
 CHATWOOT_PAUSE_ON_429_SECONDS = env.int("CHATWOOT_PAUSE_ON_429_SECONDS", default=60)
+# A worker whose call finds this minute's budget spent waits for the next one, up to this long per attempt,
+# instead of giving the handoff back to the next sweep.
+CHATWOOT_THROTTLE_MAX_WAIT_SECONDS = env.int("CHATWOOT_THROTTLE_MAX_WAIT_SECONDS", default=60)
 # SSRF guard: Chatwoot on a private, loopback or link-local address is refused unless allowed. On here so the
 # sandbox on 127.0.0.1 works; off in production, where Chatwoot behind a private address must be opted into.
 CHATWOOT_ALLOW_PRIVATE_NETWORK = env.bool("CHATWOOT_ALLOW_PRIVATE_NETWORK", default=True)
