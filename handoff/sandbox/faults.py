@@ -3,7 +3,6 @@
 import random
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
 KINDS = ("error", "429", "reset", "timeout_after_commit", "reset_after_commit")
@@ -40,22 +39,23 @@ class FaultPlan:
 
 
 class RequestBudget:
-    """G: requests per minute across the API; a sliding window so tests do not depend on minute boundaries."""
+    """G: requests per clock minute across the API, counted as Rack::Attack does (fixed windows of the epoch)."""
 
     def __init__(self, per_minute: int | None):
         self.per_minute = per_minute
-        self._hits = deque()
+        self._minute = None
+        self._count = 0
         self._lock = threading.Lock()
 
     def allow(self) -> bool:
         if not self.per_minute:
             return True
-        now = time.monotonic()
+        minute = int(time.time() // 60)
         with self._lock:
-            while self._hits and self._hits[0] <= now - 60:
-                self._hits.popleft()
-            self._hits.append(now)  # Rack::Attack counts throttled requests too
-            return len(self._hits) <= self.per_minute
+            if minute != self._minute:
+                self._minute, self._count = minute, 0
+            self._count += 1  # Rack::Attack counts throttled requests too
+            return self._count <= self.per_minute
 
 
 def pause(seconds: float) -> None:
