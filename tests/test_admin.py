@@ -187,3 +187,16 @@ def test_filtered_changelist_counts_exactly(admin_client):
 def test_other_admin_pages_load(admin_client, path):
     MessageFactory()
     assert admin_client.get(path).status_code == 200
+
+
+def test_the_admin_search_can_use_trigram_indexes_on_postgresql(admin_client, postgres_only):
+    """On a million leads a substring search must not read the whole table (leads/migrations/0004)."""
+    LeadFactory(name="Zuleica Prado")
+    with CaptureQueriesContext(connection) as queries:
+        assert "Zuleica Prado" in admin_client.get("/admin/leads/lead/?q=Zuleica").content.decode()
+    search = next(q["sql"] for q in queries.captured_queries if "LIKE" in q["sql"] and "leads_lead" in q["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny test table: make the planner show the index
+        cursor.execute(f"EXPLAIN {search}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "lead_name_trgm_idx" in plan
