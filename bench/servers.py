@@ -73,7 +73,11 @@ def process_group_stop(process: subprocess.Popen) -> None:
 
 
 def cpu_seconds(*, group: int | None = None, command: str | None = None) -> float:
-    """User + system CPU of every live process in a process group, or whose name is `command` (e.g. postgres)."""
+    """User + system CPU of the processes in a process group, or named `command` (e.g. postgres).
+
+    Each process's reaped children count too (cutime, cstime): PostgreSQL's ended backends, gunicorn's
+    replaced workers.
+    """
     total = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -85,5 +89,5 @@ def cpu_seconds(*, group: int | None = None, command: str | None = None) -> floa
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
         if (group is not None and int(fields[2]) == group) or (command is not None and name == command):
-            total += int(fields[11]) + int(fields[12])
+            total += sum(int(value) for value in fields[11:15])
     return total / CLOCK_TICKS
