@@ -32,6 +32,13 @@ class ChatwootDeferred(Exception):
         return f"{self.why} until {self.until.isoformat()}"
 
 
+def budget_per_minute() -> int:
+    """Chatwoot's limit less 2%: calls in flight at the turn of a minute, and the two hosts' clocks, land a few
+    requests in Chatwoot's next minute, and one 429 stops every worker for CHATWOOT_PAUSE_ON_429_SECONDS."""
+    limit = settings.CHATWOOT_RATE_LIMIT_PER_MINUTE
+    return limit - limit // 50
+
+
 def throttle_before_call() -> None:
     """Raise ChatwootDeferred unless a request may go out now; counts it against the budget if so."""
     _backend().take(timezone.now())
@@ -99,7 +106,7 @@ class _DatabaseThrottle:
             minute = now.replace(second=0, microsecond=0)
             if row.window_started_at != minute:
                 row.window_started_at, row.window_count = minute, 0
-            if row.window_count >= settings.CHATWOOT_RATE_LIMIT_PER_MINUTE:
+            if row.window_count >= budget_per_minute():
                 raise ChatwootDeferred(minute + WINDOW, "Limite de requisições por minuto atingido", True)
             row.window_count += 1
             row.save(update_fields=["window_started_at", "window_count"])
@@ -134,7 +141,7 @@ class _RedisThrottle:
         minute = int(now.timestamp() // 60)
         key = f"nexa:chatwoot:budget:{minute}"
         count, _ = self.redis.pipeline().incr(key).expire(key, 120).execute()
-        if count > settings.CHATWOOT_RATE_LIMIT_PER_MINUTE:
+        if count > budget_per_minute():
             until = datetime.fromtimestamp((minute + 1) * 60, tz=now.tzinfo)
             raise ChatwootDeferred(until, "Limite de requisições por minuto atingido", True)
 

@@ -109,6 +109,12 @@ def test_a_worker_does_not_wait_out_a_pause_chatwoot_asked_for(settings, clock):
     assert clock == []
 
 
+@pytest.mark.parametrize(("limit", "budget"), [(3000, 2940), (300, 294), (49, 49), (1, 1)])
+def test_the_budget_keeps_two_percent_under_chatwoots_limit(settings, limit, budget):
+    settings.CHATWOOT_RATE_LIMIT_PER_MINUTE = limit
+    assert throttle.budget_per_minute() == budget
+
+
 def test_a_queued_task_carries_only_the_handoff_id(monkeypatch):
     from handoff.services import lifecycle
 
