@@ -9,14 +9,12 @@ from collections import Counter
 
 import pytest
 
-from handoff.models import ChatwootCall, Handoff
-from handoff.services import handoffs_sweep
-from tests.workers import Worker
+from handoff.models import ChatwootCall
+from tests.workers import Worker, assert_exactly_once, settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LEADS = 20
-SETTLE_SECONDS = 240
 
 
 @pytest.fixture
@@ -42,18 +40,6 @@ def trigger_payload(index: int) -> dict:
     }
 
 
-def wait_until_settled(expected: int) -> list[Handoff]:
-    deadline = time.monotonic() + SETTLE_SECONDS
-    while time.monotonic() < deadline:
-        handoffs = list(Handoff.objects.all())
-        if len(handoffs) == expected and all(not h.is_active for h in handoffs):
-            return handoffs
-        handoffs_sweep()
-        time.sleep(1)
-    states = Counter(h.state for h in Handoff.objects.all())
-    pytest.fail(f"handoffs did not settle in {SETTLE_SECONDS}s: {dict(states)}")
-
-
 def test_every_lead_reaches_chatwoot_exactly_once_through_the_real_worker_despite_faults(api, sandbox, worker):
     sandbox.set_faults(
         rate=0.2,
@@ -63,18 +49,10 @@ def test_every_lead_reaches_chatwoot_exactly_once_through_the_real_worker_despit
     )
     for index in range(LEADS):
         assert api.post("/api/v1/handoffs/", trigger_payload(index), format="json").status_code == 202
-    handoffs = wait_until_settled(LEADS)
+    handoffs = settle(LEADS, worker=worker)
 
-    assert Counter(h.state for h in handoffs) == {Handoff.State.DONE: LEADS}
-    rows = sandbox.state_dump()
-    assert len(rows["contacts"]) == LEADS
-    assert len({c["phone_number"] for c in rows["contacts"]}) == LEADS
-    assert len(rows["conversations"]) == LEADS
-    assert len({(ci["contact_id"], ci["inbox_id"]) for ci in rows["contact_inboxes"]}) == len(rows["contact_inboxes"])
-    notes = [m["content"] for m in rows["messages"] if m["private"]]
-    assert len(notes) == LEADS == len(set(notes))
-    assert {h.conversation_id for h in handoffs} == {c["display_id"] for c in rows["conversations"]}
-
+    rows = assert_exactly_once(sandbox, handoffs, LEADS)
+    notes = [m for m in rows["messages"] if m["private"]]
     faults = Counter(r.outcome for r in sandbox.requests if isinstance(r.outcome, str))
     attempts = sum(h.attempts for h in handoffs)
     print(
@@ -96,7 +74,7 @@ def test_an_agent_replies_and_resolves_in_chatwoot_and_the_lead_ends_convertido(
     sandbox.webhook_secret = secret
     sandbox.webhooks = WebhookSender(f"{live_server.url}/api/v1/webhooks/chatwoot/", secret)
     assert api.post("/api/v1/handoffs/", trigger_payload(1), format="json").status_code == 202
-    (handoff,) = wait_until_settled(1)
+    (handoff,) = settle(1, worker=worker)
     assert api.get(f"/api/v1/leads/{handoff.lead_id}/").json()["bot_should_reply"] is False
 
     sandbox.agent_reply(handoff.conversation_id, handoff.assignee_id, "Olá! Sou do time comercial, vamos conversar?")

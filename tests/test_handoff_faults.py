@@ -10,16 +10,15 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
-from handoff.models import ChatwootCall, Handoff
+from handoff.models import ChatwootCall
 from handoff.services import handoffs_sweep
 from tests.test_handoff_e2e import trigger_payload
-from tests.workers import Worker
+from tests.workers import Worker, assert_exactly_once, settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LEADS = 200
 KILLS = 3
-SETTLE_SECONDS = 300
 
 
 @pytest.fixture
@@ -40,38 +39,6 @@ def worker(sandbox, settings, tmp_path):
     process.stop()
 
 
-def settle(expected: int, *, worker: Worker, kill_every: float | None = None) -> list[Handoff]:
-    """Sweep every second until every handoff has ended; SIGKILL and restart the worker on the way."""
-    deadline = time.monotonic() + SETTLE_SECONDS
-    next_kill = time.monotonic() + kill_every if kill_every else None
-    while time.monotonic() < deadline:
-        handoffs = list(Handoff.objects.all())
-        if len(handoffs) == expected and all(not h.is_active for h in handoffs):
-            return handoffs
-        assert worker.alive(), f"the worker exited: {worker.log_tail()}"
-        if next_kill and time.monotonic() >= next_kill and worker.kills < KILLS:
-            worker.kill()
-            worker.start()
-            next_kill = time.monotonic() + kill_every
-        handoffs_sweep()
-        time.sleep(1)
-    pytest.fail(f"handoffs did not settle in {SETTLE_SECONDS}s: {dict(Counter(h.state for h in handoffs))}")
-
-
-def assert_exactly_once(sandbox, handoffs: list[Handoff], leads: int) -> dict:
-    assert Counter(h.state for h in handoffs) == {Handoff.State.DONE: leads}
-    rows = sandbox.state_dump()
-    assert len(rows["contacts"]) == leads
-    assert len({contact["phone_number"] for contact in rows["contacts"]}) == leads
-    assert len(rows["conversations"]) == leads
-    pairs = [(row["contact_id"], row["inbox_id"]) for row in rows["contact_inboxes"]]
-    assert len(pairs) == len(set(pairs)) == leads
-    notes = [message["content"] for message in rows["messages"] if message["private"]]
-    assert len(notes) == len(set(notes)) == leads
-    assert {h.conversation_id for h in handoffs} == {c["display_id"] for c in rows["conversations"]}
-    return rows
-
-
 def test_handoffs_survive_a_worker_killed_with_sigkill_again_and_again(api, sandbox, worker):
     sandbox.set_faults(
         rate=0.2,
@@ -82,7 +49,7 @@ def test_handoffs_survive_a_worker_killed_with_sigkill_again_and_again(api, sand
     for index in range(LEADS):
         assert api.post("/api/v1/handoffs/", trigger_payload(index), format="json").status_code == 202
 
-    handoffs = settle(LEADS, worker=worker, kill_every=8)
+    handoffs = settle(LEADS, worker=worker, kill_every=8, kills=KILLS)
 
     assert worker.kills == KILLS
     assert_exactly_once(sandbox, handoffs, LEADS)

@@ -1,12 +1,18 @@
-"""The real django-q2 worker for end-to-end and fault tests: `manage.py qcluster` against the sandbox."""
+"""What the end-to-end and fault tests share: the real django-q2 worker, settling, exactly-once checks."""
 
 import os
 import signal
 import subprocess
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 
+import pytest
 from django.db import connection
+
+from handoff.models import Handoff
+from handoff.services import handoffs_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,3 +91,37 @@ class Worker:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
         self.log.close()
+
+
+def settle(expected: int, *, worker: Worker, seconds: int = 300, kill_every: float | None = None, kills: int = 0):
+    """Play the scheduler (the sweep every second) until every handoff has ended; optionally SIGKILL the worker
+    `kills` times, every `kill_every` seconds, restarting it each time as an operator would."""
+    deadline = time.monotonic() + seconds
+    next_kill = time.monotonic() + kill_every if kill_every else None
+    while time.monotonic() < deadline:
+        handoffs = list(Handoff.objects.all())
+        if len(handoffs) == expected and all(not h.is_active for h in handoffs):
+            return handoffs
+        assert worker.alive(), f"the worker exited: {worker.log_tail()}"
+        if next_kill and time.monotonic() >= next_kill and worker.kills < kills:
+            worker.kill()
+            worker.start()
+            next_kill = time.monotonic() + kill_every
+        handoffs_sweep()
+        time.sleep(1)
+    pytest.fail(f"handoffs did not settle in {seconds}s: {dict(Counter(h.state for h in handoffs))}")
+
+
+def assert_exactly_once(sandbox, handoffs: list[Handoff], leads: int) -> dict:
+    """Every handoff done, and Chatwoot holds one contact, contact_inbox, conversation and note per lead."""
+    assert Counter(h.state for h in handoffs) == {Handoff.State.DONE: leads}
+    rows = sandbox.state_dump()
+    assert len(rows["contacts"]) == leads
+    assert len({contact["phone_number"] for contact in rows["contacts"]}) == leads
+    assert len(rows["conversations"]) == leads
+    pairs = [(row["contact_id"], row["inbox_id"]) for row in rows["contact_inboxes"]]
+    assert len(pairs) == len(set(pairs)) == leads
+    notes = [message["content"] for message in rows["messages"] if message["private"]]
+    assert len(notes) == len(set(notes)) == leads
+    assert {h.conversation_id for h in handoffs} == {c["display_id"] for c in rows["conversations"]}
+    return rows
