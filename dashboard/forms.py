@@ -44,7 +44,7 @@ class PeriodForm(forms.Form):
         return data
 
     def period(self) -> Period:
-        """The chosen period; an invalid form falls back to the last 30 days (the errors are shown beside it)."""
+        """The chosen period; an empty or invalid form means the last 30 days (the errors are shown beside it)."""
         data = self.cleaned_data if self.is_valid() else {}
         team_id = data.get("team")
         choice = data.get("range") or "30d"

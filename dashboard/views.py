@@ -1,19 +1,16 @@
 """The managers' dashboard and its CSV exports, inside the admin's look."""
 
-import csv
-
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from dashboard import presenters
 from dashboard.forms import PeriodForm
 from dashboard.selectors import Period, agent_performance, funnel_collect, metrics_collect
-from leads.exports import csv_safe
+from leads.exports import csv_response
 
 
 def _staff_view(view):
@@ -23,14 +20,14 @@ def _staff_view(view):
 
 @_staff_view
 def dashboard(request):
-    form = PeriodForm(request.GET or None)
-    period = form.period() if form.is_bound else PeriodForm({"range": "30d"}).period()
+    form = PeriodForm(request.GET or None, initial={"range": "30d"})
+    period = form.period()
     metrics = metrics_collect(period)
     context = {
         **admin.site.each_context(request),
         "is_nav_sidebar_enabled": False,  # the charts want the page's whole width
         "title": "Painel de leads e transferências",
-        "form": form if form.is_bound else PeriodForm(initial={"range": "30d"}),
+        "form": form,
         "period": period,
         "metrics": metrics,
         "charts": presenters.charts_for(metrics),
@@ -46,30 +43,18 @@ def dashboard(request):
 
 
 def _period(request) -> Period:
-    form = PeriodForm(request.GET or {"range": "30d"})
-    return form.period()
+    return PeriodForm(request.GET or None).period()
 
 
 @_staff_view
 def agents_csv(request):
     period = _period(request)
     rows = presenters.agent_csv_rows(agent_performance(period))
-    return _csv_response(rows, f"agentes-{period.first_day}-{period.last_day}.csv")
+    return csv_response(rows, f"agentes-{period.first_day}-{period.last_day}.csv")
 
 
 @_staff_view
 def funnel_csv(request):
     period = _period(request)
     rows = presenters.funnel_csv_rows(funnel_collect(period))
-    return _csv_response(rows, f"funil-{period.first_day}-{period.last_day}.csv")
-
-
-def _csv_response(rows, filename: str) -> HttpResponse:
-    # The same dialect as the lead export: ";"-separated UTF-8 with a BOM, as Excel in pt-BR expects.
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response.write("\ufeff")
-    writer = csv.writer(response, delimiter=";")
-    for row in rows:
-        writer.writerow([csv_safe(value) for value in row])
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return csv_response(rows, f"funil-{period.first_day}-{period.last_day}.csv")

@@ -1,4 +1,4 @@
-"""CSV export of leads, streamed so a large selection never sits in memory."""
+"""CSV exports (leads, and the dashboard's tables), streamed so a large selection never sits in memory."""
 
 import csv
 
@@ -46,19 +46,25 @@ def _is_phone(text: str) -> bool:
 def leads_csv_rows(leads: QuerySet[Lead]):
     yield COLUMNS
     for lead in leads.order_by("-created_at", "-id").iterator(chunk_size=2000):
-        yield tuple(csv_safe(getattr(lead, column)) for column in COLUMNS)
+        yield tuple(getattr(lead, column) for column in COLUMNS)
 
 
-def _with_bom(rows):
+def _with_bom(lines):
     yield "\ufeff"
-    yield from rows
+    yield from lines
+
+
+def csv_response(rows, filename: str) -> StreamingHttpResponse:
+    """Rows as a download, streamed so a large export never sits in memory.
+
+    Excel in pt-BR reads ";"-separated files, and the BOM tells it the text is UTF-8 ("João", not "JoÃ£o").
+    """
+    writer = csv.writer(_Echo(), delimiter=";")
+    lines = (writer.writerow([csv_safe(value) for value in row]) for row in rows)
+    response = StreamingHttpResponse(_with_bom(lines), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def leads_csv_response(leads: QuerySet[Lead]) -> StreamingHttpResponse:
-    # Excel in pt-BR reads ";"-separated files, and the BOM tells it the text is UTF-8 ("João", not "JoÃ£o").
-    writer = csv.writer(_Echo(), delimiter=";")
-    rows = (writer.writerow(row) for row in leads_csv_rows(leads))
-    response = StreamingHttpResponse(_with_bom(rows), content_type="text/csv; charset=utf-8")
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'
-    return response
+    return csv_response(leads_csv_rows(leads), f"leads-{timezone.localtime().strftime('%Y%m%d-%H%M')}.csv")

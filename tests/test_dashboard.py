@@ -271,7 +271,7 @@ def test_staff_without_permission_to_view_leads_is_refused(client):
 
 
 def read_csv(response) -> list[list[str]]:
-    text = response.content.decode("utf-8")
+    text = b"".join(response.streaming_content).decode("utf-8")
     assert text.startswith("\ufeff")
     return list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
 
