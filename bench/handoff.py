@@ -31,7 +31,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from handoff.models import ChatwootCall, Handoff
-from handoff.sandbox import Sandbox
+from chatwoot_sandbox import Sandbox
 from handoff.services import handoff_process
 from leads import services
 from leads.models import Lead

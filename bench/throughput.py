@@ -37,7 +37,7 @@ from rest_framework_api_key.models import APIKey
 
 from bench.servers import cpu_seconds, free_port, gunicorn_start, process_group_stop, qcluster_start
 from handoff.models import ChatwootCall, Handoff
-from handoff.sandbox import Sandbox
+from chatwoot_sandbox import Sandbox
 from leads.models import Lead
 
 CHATWOOT_RATE_LIMIT = 3000  # per minute, Chatwoot's default (API-NOTES G)

@@ -32,8 +32,8 @@ def postgres_only():
 
 @pytest.fixture
 def sandbox():
-    """A faithful Chatwoot (handoff.sandbox) on a free local port."""
-    from handoff.sandbox import Sandbox
+    """A faithful Chatwoot (chatwoot_sandbox) on a free local port."""
+    from chatwoot_sandbox import Sandbox
 
     with Sandbox(token="sandbox-token", account_id=1, inbox_id=1).start() as running:
         yield running

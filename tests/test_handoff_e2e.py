@@ -66,7 +66,7 @@ def test_every_lead_reaches_chatwoot_exactly_once_through_the_real_worker_despit
 def test_an_agent_replies_and_resolves_in_chatwoot_and_the_lead_ends_convertido(
     api, sandbox, worker, live_server, settings
 ):
-    from handoff.sandbox.webhooks import WebhookSender
+    from chatwoot_sandbox.webhooks import WebhookSender
     from leads.models import Lead, Message
 
     secret = "segredo-do-webhook"

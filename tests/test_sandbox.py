@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from handoff.sandbox import Sandbox
-from handoff.sandbox.api import ROUTES
-from handoff.sandbox.faults import FaultPlan
-from handoff.sandbox.webhooks import chatwoot_json, signature
+from chatwoot_sandbox import Sandbox
+from chatwoot_sandbox.api import ROUTES
+from chatwoot_sandbox.faults import FaultPlan
+from chatwoot_sandbox.webhooks import chatwoot_json, signature
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "chatwoot"
 SAMPLES = Path(__file__).resolve().parent / "fixtures" / "chatwoot"
@@ -659,7 +659,7 @@ def test_sandbox_state_dump_and_reset(sandbox, api):
 
 
 def test_command_builds_the_sandbox_from_its_options():
-    from handoff.management.commands.chatwoot_sandbox import sandbox_from_options
+    from chatwoot_sandbox.cli import sandbox_from_options
 
     options = {"token": "t", "account_id": 7, "inbox_id": 3, "latency_ms": 20, "webhook_url": None}
     options |= {"webhook_secret": None, "rate_limit": 5, "fault_rate": 0.5, "faults": "error,reset", "fault_seed": 1}

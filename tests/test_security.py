@@ -24,7 +24,7 @@ from rest_framework_api_key.models import APIKey
 
 from handoff.chatwoot import ChatwootClient, ChatwootConfigurationError, ChatwootPermanentError, ChatwootSettings
 from handoff.models import ChatwootCall, Handoff, HandoffEvent, RoutingRule, WebhookDelivery
-from handoff.sandbox import Sandbox
+from chatwoot_sandbox import Sandbox
 from handoff.signatures import signature_for
 from tests.factories import LeadFactory, MessageFactory
 from tests.test_settings import GOOD_KEY, run_manage

@@ -1,73 +1,27 @@
-"""Run the in-memory Chatwoot API sandbox until Ctrl-C; it never touches the database."""
-
-import threading
+"""`manage.py chatwoot_sandbox`: the development-only Chatwoot sandbox (never in the production image)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from handoff.sandbox import Sandbox
-from handoff.sandbox.faults import KINDS
-
 
 class Command(BaseCommand):
-    help = "Serve a faithful in-memory Chatwoot v4.15.1 API (contacts, conversations, messages, agents, webhooks)."
+    help = "Serve a faithful in-memory Chatwoot v4.15.1 API (development and tests only; see chatwoot_sandbox/)."
     requires_system_checks = []
     requires_migrations_checks = False
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=3000)
-        parser.add_argument("--token", default="sandbox-token", help="API token of the administrator Ana Costa.")
-        parser.add_argument("--account-id", type=int, default=1)
-        parser.add_argument("--inbox-id", type=int, default=1)
-        parser.add_argument("--latency-ms", type=int, default=0, help="Added to every /api/ request.")
-        parser.add_argument("--fault-rate", type=float, default=0.0, help="Share of /api/ requests that fail, 0..1.")
-        parser.add_argument("--faults", default=",".join(KINDS), help="Comma-separated fault kinds to draw from.")
-        parser.add_argument("--fault-seed", type=int, default=None)
-        parser.add_argument("--rate-limit", type=int, default=None, help="Requests per minute before 429.")
-        parser.add_argument("--webhook-url", default=None, help="Where to post signed account webhooks.")
-        parser.add_argument("--webhook-secret", default=None, help="Webhook secret (default: a random one).")
+        try:
+            from chatwoot_sandbox.cli import parser_build
+        except ImportError:  # the production image leaves the sandbox out
+            return
+        parser_build(parser)
 
     def handle(self, *args, **options):
-        sandbox = sandbox_from_options(options)
         try:
-            sandbox.start(host=options["host"], port=options["port"])
-        except OSError as error:
-            raise CommandError(f"Cannot listen on {options['host']}:{options['port']}: {error}") from error
-        self.stdout.write(self.style.SUCCESS(sandbox_summary(sandbox)))
+            from chatwoot_sandbox.cli import sandbox_from_options, serve
+        except ImportError as error:
+            raise CommandError("The Chatwoot sandbox is not installed here (it never ships in the image).") from error
         try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            self.stdout.write("Stopping the Chatwoot sandbox.")
-        finally:
-            sandbox.stop()
-
-
-def sandbox_from_options(options: dict) -> Sandbox:
-    sandbox = Sandbox(
-        token=options["token"],
-        account_id=options["account_id"],
-        inbox_id=options["inbox_id"],
-        latency_ms=options["latency_ms"],
-        webhook_url=options["webhook_url"],
-        webhook_secret=options["webhook_secret"],
-        rate_limit_per_minute=options["rate_limit"],
-    )
-    kinds = tuple(k.strip() for k in options["faults"].split(",") if k.strip())
-    try:
-        sandbox.set_faults(rate=options["fault_rate"], kinds=kinds, seed=options["fault_seed"])
-    except ValueError as error:
-        raise CommandError(str(error)) from error
-    return sandbox
-
-
-def sandbox_summary(sandbox: Sandbox) -> str:
-    account_id = sandbox.state.account["id"]
-    lines = [
-        f"Chatwoot sandbox listening on {sandbox.base_url} (page: {sandbox.base_url}/)",
-        f"API base: {sandbox.base_url}/api/v1/accounts/{account_id}/  header: api_access_token: {sandbox.token}",
-        "Agent tokens: " + ", ".join(f"{i}={t}" for i, t in sandbox.agent_tokens.items()),
-        f"Bot token: {sandbox.bot_token}",
-    ]
-    if sandbox.webhooks:
-        lines.append(f"Webhooks → {sandbox.webhooks.url} (secret: {sandbox.webhook_secret})")
-    return "\n".join(lines)
+            sandbox = sandbox_from_options(options)
+            serve(sandbox, host=options["host"], port=options["port"], say=self.stdout.write)
+        except (ValueError, OSError) as error:
+            raise CommandError(f"Chatwoot sandbox: {error}") from error

@@ -32,7 +32,7 @@ class Sandbox:
         sb.agent_reply(display_id, 2, "Olá!")  # then sb.wait_for_webhooks()
     """
 
-    logger = logging.getLogger("handoff.sandbox")
+    logger = logging.getLogger("chatwoot_sandbox")
 
     def __init__(
         self,

@@ -1,0 +1,78 @@
+"""Serve the sandbox until interrupted: `python -m chatwoot_sandbox --port 3000` (or `manage.py chatwoot_sandbox`)."""
+
+import argparse
+import threading
+
+from .faults import KINDS
+from .sandbox import Sandbox
+
+
+def parser_build(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    parser = parser or argparse.ArgumentParser(prog="chatwoot_sandbox", description=DESCRIPTION)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--token", default="sandbox-token", help="API token of the administrator Ana Costa.")
+    parser.add_argument("--account-id", type=int, default=1)
+    parser.add_argument("--inbox-id", type=int, default=1)
+    parser.add_argument("--latency-ms", type=int, default=0, help="Added to every /api/ request.")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="Share of /api/ requests that fail, 0..1.")
+    parser.add_argument("--faults", default=",".join(KINDS), help="Comma-separated fault kinds to draw from.")
+    parser.add_argument("--fault-seed", type=int, default=None)
+    parser.add_argument("--rate-limit", type=int, default=None, help="Requests per minute before 429.")
+    parser.add_argument("--webhook-url", default=None, help="Where to post signed account webhooks.")
+    parser.add_argument("--webhook-secret", default=None, help="Webhook secret (default: a random one).")
+    return parser
+
+
+DESCRIPTION = "Serve a faithful in-memory Chatwoot v4.15.1 API (contacts, conversations, messages, agents, webhooks)."
+
+
+def sandbox_from_options(options: dict) -> Sandbox:
+    """The sandbox the options describe; ValueError for fault kinds it does not know."""
+    sandbox = Sandbox(
+        token=options["token"],
+        account_id=options["account_id"],
+        inbox_id=options["inbox_id"],
+        latency_ms=options["latency_ms"],
+        webhook_url=options["webhook_url"],
+        webhook_secret=options["webhook_secret"],
+        rate_limit_per_minute=options["rate_limit"],
+    )
+    kinds = tuple(k.strip() for k in options["faults"].split(",") if k.strip())
+    sandbox.set_faults(rate=options["fault_rate"], kinds=kinds, seed=options["fault_seed"])
+    return sandbox
+
+
+def sandbox_summary(sandbox: Sandbox) -> str:
+    account_id = sandbox.state.account["id"]
+    lines = [
+        f"Chatwoot sandbox listening on {sandbox.base_url} (page: {sandbox.base_url}/)",
+        f"API base: {sandbox.base_url}/api/v1/accounts/{account_id}/  header: api_access_token: {sandbox.token}",
+        "Agent tokens: " + ", ".join(f"{i}={t}" for i, t in sandbox.agent_tokens.items()),
+        f"Bot token: {sandbox.bot_token}",
+    ]
+    if sandbox.webhooks:
+        lines.append(f"Webhooks → {sandbox.webhooks.url} (secret: {sandbox.webhook_secret})")
+    return "\n".join(lines)
+
+
+def serve(sandbox: Sandbox, *, host: str, port: int, say=print) -> None:
+    """Listen until Ctrl-C or SIGTERM's KeyboardInterrupt; OSError when the port cannot be taken."""
+    sandbox.start(host=host, port=port)
+    say(sandbox_summary(sandbox))
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        say("Stopping the Chatwoot sandbox.")
+    finally:
+        sandbox.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = parser_build()
+    options = vars(parser.parse_args(argv))
+    try:
+        sandbox = sandbox_from_options(options)
+        serve(sandbox, host=options["host"], port=options["port"])
+    except (ValueError, OSError) as error:
+        parser.exit(1, f"chatwoot_sandbox: {error}\n")
