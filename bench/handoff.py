@@ -30,8 +30,8 @@ import requests
 from django.conf import settings
 from django.core.management import call_command
 
-from handoff.models import ChatwootCall, Handoff
 from chatwoot_sandbox import Sandbox
+from handoff.models import ChatwootCall, Handoff
 from handoff.services import handoff_process
 from leads import services
 from leads.models import Lead

@@ -36,8 +36,8 @@ from django.core.management import call_command
 from rest_framework_api_key.models import APIKey
 
 from bench.servers import cpu_seconds, free_port, gunicorn_start, process_group_stop, qcluster_start
-from handoff.models import ChatwootCall, Handoff
 from chatwoot_sandbox import Sandbox
+from handoff.models import ChatwootCall, Handoff
 from leads.models import Lead
 
 CHATWOOT_RATE_LIMIT = 3000  # per minute, Chatwoot's default (API-NOTES G)

@@ -117,7 +117,7 @@ def _escalation(rng: random.Random, handoff: Handoff) -> HandoffEvent:
     from_agent = rng.choice([agent for agent, _ in AGENTS if agent != handoff.assignee_id])
     return HandoffEvent(
         handoff=handoff,
-        kind="escalated",
+        kind=HandoffEvent.Kind.ESCALATED,
         message=f"Sem resposta em {settings.HANDOFF_SLA_MINUTES} min.",
         data={"from_agent": from_agent, "to_agent": handoff.assignee_id},
         created_at=handoff.finished_at + timedelta(minutes=settings.HANDOFF_SLA_MINUTES),

@@ -14,7 +14,8 @@ from handoff.chatwoot import (
     ChatwootTransientError,
 )
 from handoff.routing import inbox_members
-from handoff.services.runner import CHATWOOT_SETTINGS, chatwoot_client
+from handoff.services.chatwoot import CHATWOOT_SETTINGS, chatwoot_for
+from handoff.throttle import ChatwootDeferred
 
 
 @dataclass(frozen=True)
@@ -32,14 +33,17 @@ def chatwoot_checks() -> Iterator[Check]:
         return
     yield Check(True, "Configuração completa")
     try:
-        client = chatwoot_client()
+        client = chatwoot_for(step="check")
     except ChatwootConfigurationError as err:
         yield Check(False, f"Endereço ou configuração ({settings.CHATWOOT_BASE_URL})", str(err))
         return
-    profile = yield from _token_checks(client)
-    if profile is None:
-        return
-    yield from _account_checks(client, profile)
+    try:
+        profile = yield from _token_checks(client)
+        if profile is not None:
+            yield from _account_checks(client, profile)
+    except ChatwootDeferred as err:
+        # The checks' calls share the budget and the 429 pause with the workers, and are audited like theirs.
+        yield Check(False, "Limite de requisições do Chatwoot", f"{err}: rode a verificação de novo depois disso.")
 
 
 def _token_checks(client: ChatwootClient):
@@ -52,6 +56,7 @@ def _token_checks(client: ChatwootClient):
     except ChatwootTransientError as err:
         yield Check(False, f"Chatwoot em {base}", f"Sem resposta ({err}). Confira a URL, o DNS e o firewall.")
         return None
+
     except ChatwootAuthError as err:
         if "bots" in str(err).lower():
             fix = "Este é um token de bot ou de plataforma (A.2): use o token de acesso de um usuário (Perfil)."

@@ -15,7 +15,7 @@ def handoff_latest(lead: Lead) -> Handoff | None:
     cached = getattr(lead, "_prefetched_objects_cache", {}).get("handoffs")
     if cached is not None:
         return cached[0] if cached else None
-    return lead.handoffs.order_by("-created_at").first()
+    return Handoff.objects.latest_for(lead)
 
 
 def handoff_summary(handoff: Handoff | None) -> dict | None:

@@ -29,7 +29,7 @@ class ChatwootDeferred(Exception):
     budget: bool = False  # this minute's budget is spent (rather than a pause Chatwoot asked for)
 
     def __str__(self) -> str:
-        return f"{self.why} until {self.until.isoformat()}"
+        return f"{self.why} até {timezone.localtime(self.until):%H:%M:%S}"
 
 
 def budget_per_minute() -> int:

@@ -58,18 +58,16 @@ def chatwoot(sandbox, settings):
 @pytest.fixture
 def faults(monkeypatch):
     """Install precise faults on every Chatwoot client Nexa builds: faults.add(Rule(...))."""
-    from handoff.services import operations, runner, sync
+    from handoff.services import chatwoot
     from tests.chatwoot_faults import FaultyTransport
 
     transport = FaultyTransport([])
-    real = runner.chatwoot_client
 
-    def faulty_client(**hooks):
-        client = real(**hooks)
-        client.session.mount("http://", transport)
-        return client
+    class FaultyClient(chatwoot.ChatwootClient):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.session.mount("http://", transport)
 
-    for module in (runner, sync, operations):  # each imported the factory by name
-        monkeypatch.setattr(module, "chatwoot_client", faulty_client)
+    monkeypatch.setattr(chatwoot, "ChatwootClient", FaultyClient)  # the one factory builds every client
     transport.add = transport.rules.append
     return transport

@@ -22,9 +22,9 @@ from django_q.worker import worker
 from rest_framework.test import APIClient
 from rest_framework_api_key.models import APIKey
 
+from chatwoot_sandbox import Sandbox
 from handoff.chatwoot import ChatwootClient, ChatwootConfigurationError, ChatwootPermanentError, ChatwootSettings
 from handoff.models import ChatwootCall, Handoff, HandoffEvent, RoutingRule, WebhookDelivery
-from chatwoot_sandbox import Sandbox
 from handoff.signatures import signature_for
 from tests.factories import LeadFactory, MessageFactory
 from tests.test_settings import GOOD_KEY, run_manage

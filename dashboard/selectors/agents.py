@@ -139,7 +139,9 @@ def _sla_in_business_hours(handoffs: QuerySet[Handoff], rows: list[dict]) -> Non
 
 def _escalations_by_agent(period: Period) -> dict[int, int]:
     """Escalations away from each agent in the period (the agent who did not answer in time)."""
-    events = HandoffEvent.objects.filter(kind="escalated", created_at__gte=period.start, created_at__lt=period.end)
+    events = HandoffEvent.objects.filter(
+        kind=HandoffEvent.Kind.ESCALATED, created_at__gte=period.start, created_at__lt=period.end
+    )
     if period.team_id is not None:
         events = events.filter(handoff__team_id=period.team_id)
     counts: dict[int, int] = defaultdict(int)

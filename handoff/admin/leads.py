@@ -35,11 +35,6 @@ def chosen_id(value: str | None) -> int | None:
     return chosen
 
 
-def latest_handoff(lead: Lead, states=None) -> Handoff | None:
-    handoffs = lead.handoffs.order_by("-created_at")
-    return (handoffs.filter(state__in=states) if states else handoffs).first()
-
-
 admin.site.unregister(Lead)
 
 
@@ -59,7 +54,7 @@ class LeadHandoffAdmin(HandoffPermissions, LeadAdmin):
         "Repetir transferência que falhou",
         title="Repetir transferência",
         question="Repetir a última transferência que falhou destes leads? Ela continua de onde parou.",
-        pick=lambda lead: latest_handoff(lead, [Handoff.State.FAILED]),
+        pick=lambda lead: Handoff.objects.filter(state=Handoff.State.FAILED).latest_for(lead),
     )
 
     @admin.action(description="Reatribuir no Chatwoot…", permissions=["reassign_handoff"])
@@ -70,7 +65,8 @@ class LeadHandoffAdmin(HandoffPermissions, LeadAdmin):
             agent_id, team_id = chosen_id(request.POST.get("agent_id")), chosen_id(request.POST.get("team_id"))
         except ValueError:
             return self.reassign_page(request, queryset, error="Escolha o agente e o time na lista.")
-        done = [h for h in (latest_handoff(lead, [Handoff.State.DONE]) for lead in queryset) if h]
+        done_handoffs = Handoff.objects.filter(state=Handoff.State.DONE)
+        done = [h for h in (done_handoffs.latest_for(lead) for lead in queryset) if h]
         apply_each(
             self,
             request,
@@ -100,7 +96,7 @@ class LeadHandoffAdmin(HandoffPermissions, LeadAdmin):
         "Cancelar transferência",
         title="Cancelar transferência",
         question="Cancelar a transferência em andamento destes leads?",
-        pick=lambda lead: latest_handoff(lead, Handoff.ACTIVE_STATES),
+        pick=lambda lead: Handoff.objects.active().latest_for(lead),
     )
 
     @admin.display(description="transferências")

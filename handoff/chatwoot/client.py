@@ -14,6 +14,7 @@ from handoff.chatwoot.errors import (
     ChatwootConfigurationError,
     ChatwootConnectionError,
     ChatwootError,
+    ChatwootRateLimited,
     ChatwootTimeout,
 )
 from handoff.chatwoot.guard import PublicNetworkAdapter, host_public_check, private_network_allowed
@@ -51,7 +52,11 @@ class ChatwootSettings:
 
 
 class ChatwootClient:
-    """One method per endpoint the integration uses; `on_call` receives a CallRecord for every request."""
+    """One method per endpoint the integration uses.
+
+    Hooks: `before_call` runs before every request (it may raise to stop it), `on_call` receives a CallRecord for
+    every request, and `on_rate_limited` sees a 429 before it propagates (it may raise something else instead).
+    """
 
     def __init__(
         self,
@@ -59,6 +64,7 @@ class ChatwootClient:
         *,
         on_call: Callable[[CallRecord], None] | None = None,
         before_call: Callable[[], None] | None = None,
+        on_rate_limited: Callable[[ChatwootRateLimited], None] | None = None,
         session: requests.Session | None = None,
     ):
         if not settings.base_url or not settings.api_token or not settings.account_id:
@@ -68,6 +74,7 @@ class ChatwootClient:
         self.settings = settings
         self.on_call = on_call
         self.before_call = before_call
+        self.on_rate_limited = on_rate_limited
         self.session = session or requests.Session()
         if not settings.allow_private_network:
             host_public_check(settings.base_url)
@@ -243,6 +250,8 @@ class ChatwootClient:
             raise error from err
         except (ChatwootError, ChatwootConfigurationError) as err:
             error = err
+            if isinstance(err, ChatwootRateLimited) and self.on_rate_limited:
+                self.on_rate_limited(err)
             raise
         finally:
             if self.on_call:

@@ -10,6 +10,37 @@ from django.utils import timezone
 from leads.models import Lead
 
 
+class HandoffQuerySet(models.QuerySet):
+    """The one definition of each handoff predicate: claim, sweep, lease and "the lead's latest"."""
+
+    def active(self):
+        return self.filter(state__in=Handoff.ACTIVE_STATES)
+
+    def claimable(self, now):
+        """Due in the queue, or in progress under a lease that expired (its worker vanished) with attempts left."""
+        return self.filter(
+            Q(state=Handoff.State.QUEUED, next_attempt_at__lte=now)
+            | Q(
+                state=Handoff.State.IN_PROGRESS,
+                lease_expires_at__lt=now,
+                attempts__lt=settings.HANDOFF_MAX_ATTEMPTS,
+            )
+        )
+
+    def vanished(self, now):
+        """In progress under an expired lease and out of attempts: its worker died every time."""
+        return self.filter(
+            state=Handoff.State.IN_PROGRESS, lease_expires_at__lt=now, attempts__gte=settings.HANDOFF_MAX_ATTEMPTS
+        )
+
+    def held(self, pk, token):
+        """The handoff while this worker's token still holds its lease (not lost, not cancelled)."""
+        return self.filter(pk=pk, claim_token=token, state=Handoff.State.IN_PROGRESS)
+
+    def latest_for(self, lead) -> "Handoff | None":
+        return self.filter(lead=lead).order_by("-created_at").first()
+
+
 class Handoff(models.Model):
     """One attempt to hand a lead to a human in Chatwoot, created in the transaction that qualified the lead.
 
@@ -107,6 +138,8 @@ class Handoff(models.Model):
         "unless its marker is already in the conversation.",
     )
 
+    objects = HandoffQuerySet.as_manager()
+
     class Meta:
         ordering = ("-created_at",)
         verbose_name = "transferência"
@@ -164,8 +197,30 @@ class Handoff(models.Model):
 class HandoffEvent(models.Model):
     """The timeline a manager reads on the lead page: what happened to a handoff, in words."""
 
+    class Kind(models.TextChoices):
+        QUEUED = "queued", "Na fila"
+        RESUMED = "resumed", "Retomada"
+        CANCELLED = "cancelled", "Cancelada"
+        ATTEMPT = "attempt", "Tentativa"
+        RETRY = "retry", "Nova tentativa agendada"
+        DEFERRED = "deferred", "Adiada"
+        FAILED = "failed", "Falhou"
+        CONTACT = "contact", "Contato"
+        CONVERSATION = "conversation", "Conversa"
+        ASSIGNED = "assigned", "Atribuída"
+        DONE = "done", "Concluída"
+        REASSIGNED = "reassigned", "Reatribuída pelo admin"
+        ESCALATED = "escalated", "Escalonada (sem primeira resposta)"
+        OWNER = "owner", "Responsável mudou no Chatwoot"
+        FIRST_REPLY = "first_reply", "Primeira resposta humana"
+        RESOLVED = "resolved", "Resolvida"
+        REOPENED = "reopened", "Reaberta"
+        RETURNED = "returned", "O lead voltou"
+        RECONCILE = "reconcile", "Conferida no Chatwoot"
+        PHONE_MISMATCH = "phone_mismatch", "Telefone diferente no Chatwoot"
+
     handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=40)
+    kind = models.CharField(max_length=40, choices=Kind.choices)
     message = models.TextField()
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

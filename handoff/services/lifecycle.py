@@ -5,12 +5,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from handoff.models import Handoff, HandoffEvent
 from leads.models import Lead
+
+Kind = HandoffEvent.Kind
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +25,10 @@ class HandoffRefused(Exception):
 def handoff_create(*, lead: Lead, trigger: str, user=None, reason: str = "") -> Handoff:
     """The lead's active handoff, or a new one queued in the caller's transaction (the outbox)."""
     with transaction.atomic():
-        active = lead.handoffs.filter(state__in=Handoff.ACTIVE_STATES).first()
+        active = lead.handoffs.active().first()
         if active:
             return active
-        latest = lead.handoffs.order_by("-created_at").first()
+        latest = Handoff.objects.latest_for(lead)
         origin = {
             "trigger": trigger,
             "triggered_by": user if user and user.is_authenticated else None,
@@ -42,8 +43,8 @@ def handoff_create(*, lead: Lead, trigger: str, user=None, reason: str = "") -> 
                 handoff = Handoff.objects.create(lead=lead, **origin)
         except IntegrityError:
             # A concurrent transaction queued one first (the one-active-per-lead constraint).
-            return lead.handoffs.get(state__in=Handoff.ACTIVE_STATES)
-        handoff_event(handoff, "queued", f"Na fila ({handoff.get_trigger_display()}).")
+            return lead.handoffs.active().get()
+        handoff_event(handoff, Kind.QUEUED, f"Na fila ({handoff.get_trigger_display()}).")
         transaction.on_commit(lambda: handoff_enqueue(handoff.pk))
     return handoff
 
@@ -52,7 +53,7 @@ def handoff_request(*, lead: Lead) -> tuple[Handoff | None, str]:
     """What Atlas's trigger gets: (handoff, reason), queuing one when the lead qualifies and has none."""
     if lead.qualification_score is None or lead.qualification_score < settings.HANDOFF_SCORE_THRESHOLD:
         return None, "below_threshold"
-    latest = lead.handoffs.order_by("-created_at").first()
+    latest = Handoff.objects.latest_for(lead)
     if latest and latest.is_active:
         return latest, "queued"
     if lead.status == Lead.Status.HANDED_OFF:
@@ -62,7 +63,7 @@ def handoff_request(*, lead: Lead) -> tuple[Handoff | None, str]:
 
 def handoff_trigger_admin(*, lead: Lead, user) -> Handoff:
     """ "Hand off now": bypasses the threshold, records who asked."""
-    if lead.status == Lead.Status.HANDED_OFF and not lead.handoffs.filter(state__in=Handoff.ACTIVE_STATES).exists():
+    if lead.status == Lead.Status.HANDED_OFF and not lead.handoffs.active().exists():
         raise HandoffRefused(f"{lead} já está com um agente no Chatwoot.")
     return handoff_create(lead=lead, trigger=Handoff.Trigger.ADMIN, user=user, reason="Transferência manual")
 
@@ -81,7 +82,7 @@ def _resume(handoff: Handoff, message: str, origin: dict | None = None) -> Hando
         handoff = Handoff.objects.select_for_update().get(pk=handoff.pk)
         if handoff.is_active:
             return handoff
-        if Handoff.objects.filter(lead_id=handoff.lead_id, state__in=Handoff.ACTIVE_STATES).exists():
+        if Handoff.objects.active().filter(lead_id=handoff.lead_id).exists():
             raise HandoffRefused("O lead já tem outra transferência em andamento.")
         now = timezone.now()
         start = now
@@ -99,7 +100,7 @@ def _resume(handoff: Handoff, message: str, origin: dict | None = None) -> Hando
                 setattr(handoff, name, value)
             fields += [*origin, "history_until"]
         handoff.save(update_fields=fields)
-        handoff_event(handoff, "resumed", message)
+        handoff_event(handoff, Kind.RESUMED, message)
         if start <= now:
             transaction.on_commit(lambda: handoff_enqueue(handoff.pk))
     return handoff
@@ -125,7 +126,7 @@ def handoff_cancel(*, handoff: Handoff, user) -> Handoff:
             raise HandoffRefused(f"Esta transferência já terminou ({handoff.get_state_display()}).")
         handoff.state, handoff.claim_token, handoff.finished_at = Handoff.State.CANCELLED, None, timezone.now()
         handoff.save(update_fields=["state", "claim_token", "finished_at", "updated_at"])
-        handoff_event(handoff, "cancelled", f"Cancelada por {user}.")
+        handoff_event(handoff, Kind.CANCELLED, f"Cancelada por {user}.")
     return handoff
 
 
@@ -133,10 +134,7 @@ def handoffs_sweep() -> int:
     """Enqueue every handoff that is due, or whose worker vanished (lease expired); returns how many."""
     now = timezone.now()
     _dead_letter_vanished(now)
-    due = Handoff.objects.filter(
-        Q(state=Handoff.State.QUEUED, next_attempt_at__lte=now)
-        | Q(state=Handoff.State.IN_PROGRESS, lease_expires_at__lt=now)
-    ).order_by("next_attempt_at")[: settings.HANDOFF_SWEEP_BATCH]
+    due = Handoff.objects.claimable(now).order_by("next_attempt_at")[: settings.HANDOFF_SWEEP_BATCH]
     ids = list(due.values_list("pk", flat=True))
     for handoff_id in ids:
         handoff_enqueue(handoff_id)
@@ -145,15 +143,12 @@ def handoffs_sweep() -> int:
 
 def _dead_letter_vanished(now) -> None:
     """A handoff whose worker died on every attempt (killed, out of memory) stops being retried."""
-    vanished = Handoff.objects.filter(
-        state=Handoff.State.IN_PROGRESS, lease_expires_at__lt=now, attempts__gte=settings.HANDOFF_MAX_ATTEMPTS
-    )
-    for handoff in vanished:
+    for handoff in Handoff.objects.vanished(now):
         reason = f"O worker parou sem concluir em {handoff.attempts} tentativas (morto ou sem memória?)."
         if Handoff.objects.filter(pk=handoff.pk, state=Handoff.State.IN_PROGRESS).update(
             state=Handoff.State.FAILED, last_error=reason, finished_at=now, claim_token=None
         ):
-            handoff_event(handoff, "failed", reason)
+            handoff_event(handoff, Kind.FAILED, reason)
 
 
 def handoff_enqueue(handoff_id) -> None:
@@ -165,7 +160,36 @@ def handoff_enqueue(handoff_id) -> None:
         logger.exception("could not enqueue handoff %s", handoff_id)
 
 
-def handoff_event(handoff: Handoff, kind: str, message: str, **data) -> None:
+def handoff_returned(
+    *, lead: Lead, contact_id: int, conversation_id: int, chatwoot_status: str, chatwoot_updated_at: float | None
+) -> Handoff:
+    """The lead came back in a conversation Chatwoot opened (it wrote again): recorded as handed off there.
+
+    The caller holds the lead's row lock and has checked that no handoff is active or knows this conversation.
+    """
+    now = timezone.now()
+    handoff = Handoff.objects.create(
+        lead=lead,
+        trigger=Handoff.Trigger.RETURNED,
+        state=Handoff.State.DONE,
+        reason="O lead voltou pelo Chatwoot",
+        score=lead.qualification_score,
+        contact_id=contact_id,
+        conversation_id=conversation_id,
+        finished_at=now,
+        sla_started_at=now,
+        chatwoot_heard_at=now,
+        chatwoot_status=chatwoot_status,
+        chatwoot_updated_at=chatwoot_updated_at,
+        assignment_done=True,
+    )
+    lead.status, lead.chatwoot_conversation_id = Lead.Status.HANDED_OFF, conversation_id
+    lead.save(update_fields=["status", "chatwoot_conversation_id", "updated_at"])
+    handoff_event(handoff, Kind.RETURNED, f"O lead voltou: conversa {conversation_id} no Chatwoot.")
+    return handoff
+
+
+def handoff_event(handoff: Handoff, kind: HandoffEvent.Kind, message: str, **data) -> None:
     HandoffEvent.objects.create(handoff=handoff, kind=kind, message=message, data=data)
 
 

@@ -3,9 +3,11 @@
 from django.core.cache import cache
 
 from handoff.chatwoot import Agent, Team
-from handoff.models import Handoff
+from handoff.models import Handoff, HandoffEvent
+from handoff.services.chatwoot import chatwoot_for
 from handoff.services.lifecycle import HandoffRefused, handoff_event
-from handoff.services.runner import call_audit, chatwoot_client
+
+Kind = HandoffEvent.Kind
 
 CHOICES_CACHE_SECONDS = 60
 
@@ -14,7 +16,7 @@ def reassign_choices() -> tuple[list[Agent], list[Team]]:
     """Chatwoot's agents and teams, fetched live and kept for a minute."""
     cached = cache.get("nexa:chatwoot:reassign_choices")
     if cached is None:
-        client = chatwoot_client()
+        client = chatwoot_for(step="reassign")
         cached = (client.agents(), client.teams())
         cache.set("nexa:chatwoot:reassign_choices", cached, CHOICES_CACHE_SECONDS)
     return cached
@@ -26,7 +28,7 @@ def handoff_reassign(*, handoff: Handoff, user, agent_id: int | None = None, tea
         raise HandoffRefused(f"{handoff.lead} ainda não tem conversa no Chatwoot.")
     if not agent_id and not team_id:
         raise HandoffRefused("Escolha um agente ou um time.")
-    client = chatwoot_client(on_call=lambda record: call_audit(record, handoff_id=handoff.pk, step="reassign"))
+    client = chatwoot_for(step="reassign", handoff=handoff)
     changes = {}
     if team_id:
         team = client.conversation_assign_team(handoff.conversation_id, team_id)
@@ -40,5 +42,5 @@ def handoff_reassign(*, handoff: Handoff, user, agent_id: int | None = None, tea
         changes.update(assignee_id=agent.id, assignee_name=agent.name)
     Handoff.objects.filter(pk=handoff.pk).update(**changes)
     names = ", ".join(value for key, value in changes.items() if key.endswith("_name") and value)
-    handoff_event(handoff, "reassigned", f"Reatribuída por {user} para {names or 'o novo responsável'}.", **changes)
+    handoff_event(handoff, Kind.REASSIGNED, f"Reatribuída por {user} para {names or 'o novo responsável'}.", **changes)
     return handoff

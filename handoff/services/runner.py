@@ -6,25 +6,24 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import F, Q, Value
+from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from handoff import throttle
 from handoff.chatwoot import (
-    CallRecord,
     ChatwootAuthError,
-    ChatwootClient,
     ChatwootConfigurationError,
     ChatwootNotFound,
     ChatwootPermanentError,
-    ChatwootRateLimited,
-    ChatwootSettings,
     ChatwootTransientError,
 )
-from handoff.models import ChatwootCall, Handoff
+from handoff.models import Handoff, HandoffEvent
 from handoff.services import steps
+from handoff.services.chatwoot import chatwoot_for
 from handoff.services.lifecycle import handoff_event
+
+Kind = HandoffEvent.Kind
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +32,6 @@ AUTH_HELP = (
     "(Perfil → Token de acesso) em CHATWOOT_API_TOKEN; tokens de bot e de plataforma não servem. "
     "Rode `python manage.py check_chatwoot`."
 )
-
-
-CHATWOOT_SETTINGS = ("CHATWOOT_BASE_URL", "CHATWOOT_ACCOUNT_ID", "CHATWOOT_API_TOKEN", "CHATWOOT_INBOX_ID")
 
 
 class LeaseLost(Exception):
@@ -54,16 +50,11 @@ class HandoffRun:
 
     def checkpoint(self, **fields) -> None:
         """Save progress at once, and only while we still hold the lease."""
-        updated = Handoff.objects.filter(
-            pk=self.handoff.pk, claim_token=self.token, state=Handoff.State.IN_PROGRESS
-        ).update(**fields, updated_at=timezone.now())
+        updated = Handoff.objects.held(self.handoff.pk, self.token).update(**fields, updated_at=timezone.now())
         if not updated:
             raise LeaseLost(self.handoff.pk)
         for name, value in fields.items():
             setattr(self.handoff, name, value)
-
-    def audit(self, record: CallRecord) -> None:
-        call_audit(record, handoff_id=self.handoff.pk, step=self.step)
 
 
 def handoff_process(*, handoff_id) -> str:
@@ -72,9 +63,9 @@ def handoff_process(*, handoff_id) -> str:
     if not _claim(handoff_id, token):
         return "not claimed"
     run = HandoffRun(Handoff.objects.select_related("lead").get(pk=handoff_id), token)
-    handoff_event(run.handoff, "attempt", f"Tentativa {run.handoff.attempts}.")
+    handoff_event(run.handoff, Kind.ATTEMPT, f"Tentativa {run.handoff.attempts}.")
     try:
-        client = chatwoot_client(on_call=run.audit, before_call=throttle.throttle_waiting(_throttle_wait_seconds()))
+        client = chatwoot_for(step=lambda: run.step, handoff=run.handoff, wait_seconds=_throttle_wait_seconds())
         for step in (steps.contact, steps.conversation, steps.note, steps.labels, steps.assignment):
             run.step = step.__name__
             step(run, client)
@@ -89,8 +80,6 @@ def handoff_process(*, handoff_id) -> str:
         _fail(run, f"Configuração do Chatwoot incompleta: {err}")
     except ChatwootAuthError as err:
         _fail(run, f"{AUTH_HELP} ({err})")
-    except ChatwootRateLimited as err:
-        _retry(run, err, not_before=throttle.throttle_pause())
     except ChatwootTransientError as err:
         _retry(run, err)
     except ChatwootNotFound as err:
@@ -109,38 +98,6 @@ def handoff_process(*, handoff_id) -> str:
     return run.handoff.state
 
 
-def call_audit(record: CallRecord, *, handoff_id, step: str) -> None:
-    """The audit row of one Chatwoot call."""
-    ChatwootCall.objects.create(
-        handoff_id=handoff_id,
-        step=step,
-        method=record.method,
-        path=record.path,
-        status=record.status,
-        duration_ms=record.duration_ms,
-        request=record.request,
-        response=record.response,
-        error_class=record.error_class,
-    )
-
-
-def chatwoot_client(**hooks) -> ChatwootClient:
-    missing = [name for name in CHATWOOT_SETTINGS if not getattr(settings, name)]
-    if missing:
-        raise ChatwootConfigurationError(f"defina {', '.join(missing)} (veja o README e `manage.py check_chatwoot`).")
-    return ChatwootClient(
-        ChatwootSettings(
-            base_url=settings.CHATWOOT_BASE_URL,
-            account_id=settings.CHATWOOT_ACCOUNT_ID or 0,
-            api_token=settings.CHATWOOT_API_TOKEN,
-            inbox_id=settings.CHATWOOT_INBOX_ID,
-            connect_timeout=settings.CHATWOOT_CONNECT_TIMEOUT,
-            read_timeout=settings.CHATWOOT_READ_TIMEOUT,
-        ),
-        **hooks,
-    )
-
-
 def _throttle_wait_seconds() -> float:
     """How long an attempt may wait for Chatwoot's budget: inside the task timeout, with room for the calls."""
     return min(settings.CHATWOOT_THROTTLE_MAX_WAIT_SECONDS, settings.Q_CLUSTER["timeout"] / 3)
@@ -157,14 +114,7 @@ def _claim(handoff_id, token: uuid.UUID) -> bool:
     now = timezone.now()
     return bool(
         Handoff.objects.filter(pk=handoff_id)
-        .filter(
-            Q(state=Handoff.State.QUEUED, next_attempt_at__lte=now)
-            | Q(
-                state=Handoff.State.IN_PROGRESS,
-                lease_expires_at__lt=now,
-                attempts__lt=settings.HANDOFF_MAX_ATTEMPTS,
-            )
-        )
+        .claimable(now)
         .update(
             state=Handoff.State.IN_PROGRESS,
             claim_token=token,
@@ -176,13 +126,13 @@ def _claim(handoff_id, token: uuid.UUID) -> bool:
     )
 
 
-def _retry(run: HandoffRun, err: Exception, not_before=None) -> None:
+def _retry(run: HandoffRun, err: Exception) -> None:
     handoff = run.handoff
     if handoff.attempts >= settings.HANDOFF_MAX_ATTEMPTS:
         _fail(run, f"Desistimos após {handoff.attempts} tentativas. Último erro: {err}")
         return
     when = timezone.now() + timedelta(seconds=retry_delay(handoff.attempts))
-    _requeue(run, max(when, not_before) if not_before else when, str(err), count_attempt=True)
+    _requeue(run, when, str(err), count_attempt=True)
 
 
 def _requeue(run: HandoffRun, when, error: str, *, count_attempt: bool) -> None:
@@ -192,7 +142,7 @@ def _requeue(run: HandoffRun, when, error: str, *, count_attempt: bool) -> None:
     else:
         fields["attempts"] = F("attempts") - 1
     if _settle(run, **fields):
-        kind, verb = ("retry", "Nova tentativa") if count_attempt else ("deferred", "Adiada")
+        kind, verb = (Kind.RETRY, "Nova tentativa") if count_attempt else (Kind.DEFERRED, "Adiada")
         local = timezone.localtime(when)
         handoff_event(run.handoff, kind, f"{verb} às {local:%H:%M:%S} (etapa {run.step}): {error}"[:2000])
 
@@ -201,12 +151,8 @@ def _fail(run: HandoffRun, reason: str) -> None:
     fields = {"state": Handoff.State.FAILED, "last_error": reason[:2000], "finished_at": timezone.now()}
     if _settle(run, **fields, claim_token=None, lease_expires_at=None):
         logger.warning("handoff %s failed in step %s", run.handoff.pk, run.step)
-        handoff_event(run.handoff, "failed", f"Falhou (etapa {run.step}): {reason}"[:2000])
+        handoff_event(run.handoff, Kind.FAILED, f"Falhou (etapa {run.step}): {reason}"[:2000])
 
 
 def _settle(run: HandoffRun, **fields) -> bool:
-    return bool(
-        Handoff.objects.filter(pk=run.handoff.pk, claim_token=run.token, state=Handoff.State.IN_PROGRESS).update(
-            **fields, updated_at=timezone.now()
-        )
-    )
+    return bool(Handoff.objects.held(run.handoff.pk, run.token).update(**fields, updated_at=timezone.now()))

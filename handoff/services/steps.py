@@ -9,14 +9,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from handoff import events
 from handoff.chatwoot import ChatwootClient, ChatwootPermanentError, Contact
-from handoff.models import Handoff
+from handoff.models import Handoff, HandoffEvent
 from handoff.notes import note_marker, note_parts
 from handoff.routing import routing_decide
+from handoff.services.conversations import outcome_for, resolution_apply
 from handoff.services.lifecycle import handoff_event
 from leads.models import BotConversation, Lead, Message
 from leads.phones import phone_twin
+
+Kind = HandoffEvent.Kind
 
 CHATWOOT_E164 = re.compile(r"\+[1-9]\d{1,14}")  # B.2, anchored at both ends here
 REUSABLE_STATUSES = ("open", "pending", "snoozed")
@@ -52,7 +54,7 @@ def contact(run, client: ChatwootClient) -> None:
 def _contact_find_or_create(run, client: ChatwootClient, lead: Lead) -> Contact:
     found = _contact_find(client, lead)
     if found:
-        handoff_event(run.handoff, "contact", f"Contato {found.id} encontrado no Chatwoot.")
+        handoff_event(run.handoff, Kind.CONTACT, f"Contato {found.id} encontrado no Chatwoot.")
         run.checkpoint(contact_id=found.id)
         return found
     fields = {
@@ -70,11 +72,11 @@ def _contact_find_or_create(run, client: ChatwootClient, lead: Lead) -> Contact:
         adopted = _contact_find(client, lead) if err.status == 422 else None
         if adopted is None:
             raise
-        handoff_event(run.handoff, "contact", f"Contato {adopted.id} já existia ({', '.join(err.attributes)}).")
+        handoff_event(run.handoff, Kind.CONTACT, f"Contato {adopted.id} já existia ({', '.join(err.attributes)}).")
         run.checkpoint(contact_id=adopted.id)
         return adopted
     run.contact_created = True
-    handoff_event(run.handoff, "contact", f"Contato {created.id} criado no Chatwoot.")
+    handoff_event(run.handoff, Kind.CONTACT, f"Contato {created.id} criado no Chatwoot.")
     run.checkpoint(contact_id=created.id, contact_synced=True, contact_source_id=source_id or "")
     return created
 
@@ -115,7 +117,7 @@ def conversation(run, client: ChatwootClient) -> None:
     if ours:
         # An earlier write succeeded without an answer: a create (whose first message is our note's first
         # part), or the attributes of a reused conversation (conversation_reused was saved before it).
-        handoff_event(handoff, "conversation", f"Conversa {ours.id} já marcada por esta transferência.")
+        handoff_event(handoff, Kind.CONVERSATION, f"Conversa {ours.id} já marcada por esta transferência.")
         pending = 1 if not handoff.note_message_ids else None
         run.checkpoint(conversation_id=ours.id, note_pending_part=pending)
         return
@@ -134,7 +136,7 @@ def _conversation_reuse(run, client: ChatwootClient, conversation) -> None:
     client.conversation_custom_attributes_set(
         conversation.id, {**conversation.custom_attributes, **_attributes(handoff)}
     )  # C.5: replaces the hash, so merged here
-    handoff_event(handoff, "conversation", f"Conversa {conversation.id} ({conversation.status}) reaproveitada.")
+    handoff_event(handoff, Kind.CONVERSATION, f"Conversa {conversation.id} ({conversation.status}) reaproveitada.")
     run.checkpoint(conversation_id=conversation.id)
 
 
@@ -165,7 +167,7 @@ def _conversation_create(run, client: ChatwootClient) -> None:
     if created.status != "open":
         # C.1: an inbox with an active agent bot forces new conversations to pending.
         client.conversation_status_set(created.id, "open")
-    handoff_event(handoff, "conversation", f"Conversa {created.id} criada com a nota do bot.")
+    handoff_event(handoff, Kind.CONVERSATION, f"Conversa {created.id} criada com a nota do bot.")
 
 
 def note(run, client: ChatwootClient) -> None:
@@ -226,7 +228,7 @@ def assignment(run, client: ChatwootClient) -> None:
             )
         run.checkpoint(assignee_id=agent.id, assignee_name=agent.name)
     run.checkpoint(assignment_done=True)
-    handoff_event(handoff, "assigned", decision.get("reason") or "Atribuição concluída.", **decision)
+    handoff_event(handoff, Kind.ASSIGNED, decision.get("reason") or "Atribuição concluída.", **decision)
 
 
 def _routing(run, client: ChatwootClient) -> dict:
@@ -250,8 +252,8 @@ def finish(run) -> None:
     handoff = run.handoff
     now = timezone.now()
     with transaction.atomic():
-        # The handoff row first, then the lead, as events.py locks them: a status Chatwoot reported while this
-        # handoff was in progress is read here, or its webhook waits and then finds the handoff done.
+        # The handoff row first, then the lead, as services.conversations locks them: a status Chatwoot reported
+        # while this handoff was in progress is read here, or its webhook waits and then finds the handoff done.
         reported = Handoff.objects.select_for_update().values("chatwoot_status", "outcome").get(pk=handoff.pk)
         lead = Lead.objects.select_for_update().get(pk=handoff.lead_id)
         lead.status = Lead.Status.HANDED_OFF
@@ -269,14 +271,14 @@ def finish(run) -> None:
             last_error="",
             **({"assignee_id": kept, "assignee_name": handoff.routing.get("agent_name", "")} if kept else {}),
         )
-        handoff_event(handoff, "done", f"Com um humano no Chatwoot (conversa {handoff.conversation_id}).")
+        handoff_event(handoff, Kind.DONE, f"Com um humano no Chatwoot (conversa {handoff.conversation_id}).")
         if reported["chatwoot_status"] == "resolved":
             _resolved_meanwhile(handoff, lead, reported["outcome"])
 
 
 def _resolved_meanwhile(handoff: Handoff, lead: Lead, outcome: str) -> None:
     """Chatwoot resolved the conversation before the handoff finished: the lead ends as Chatwoot says."""
-    events.resolution_apply(handoff, lead, outcome or events.outcome_for([]))
+    resolution_apply(handoff, lead, outcome or outcome_for([]))
     Handoff.objects.filter(pk=handoff.pk).update(resolved_at=handoff.resolved_at, outcome=handoff.outcome)
 
 

@@ -8,23 +8,24 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from handoff import events, throttle
 from handoff.business_hours import business_seconds
-from handoff.chatwoot import (
-    Agent,
-    ChatwootConfigurationError,
-    ChatwootError,
-    ChatwootNotFound,
-    ChatwootRateLimited,
-)
-from handoff.models import Handoff, RoutingRule
+from handoff.chatwoot import Agent, ChatwootConfigurationError, ChatwootError, ChatwootNotFound
+from handoff.models import Handoff, HandoffEvent, RoutingRule
 from handoff.notes import escalation_marker, liquid_safe
 from handoff.routing import routing_decide
+from handoff.services.chatwoot import chatwoot_for
+from handoff.services.conversations import ConversationState, conversation_state_apply
 from handoff.services.lifecycle import handoff_event
-from handoff.services.runner import call_audit, chatwoot_client
+from handoff.throttle import ChatwootDeferred
 from leads.models import Lead
 
+Kind = HandoffEvent.Kind
+
 logger = logging.getLogger(__name__)
+
+
+class NoAgentAvailable(Exception):
+    """Routing found no other agent for an escalation, or Chatwoot refused the one it chose."""
 
 
 def handoffs_sla_check(now=None) -> int:
@@ -35,7 +36,7 @@ def handoffs_sla_check(now=None) -> int:
         escalation_notes_retry()
         for handoff, target in _sla_overdue(now):
             escalated += handoff_escalate(handoff=handoff, now=now, target=target)
-    except throttle.ChatwootDeferred as err:
+    except ChatwootDeferred as err:
         # Chatwoot asked every worker to wait (or the budget is spent): the rest waits for the next run.
         logger.info("speed-to-lead check stopped: %s", err)
     return escalated
@@ -76,19 +77,20 @@ def handoff_escalate(*, handoff: Handoff, now, target: int) -> int:
     if not claimed:
         return 0
     try:
-        client = _escalation_client(handoff)
+        client = chatwoot_for(step="escalation", handoff=handoff)
         agent = _escalation_assign(handoff, client)
-    except (ChatwootError, ChatwootConfigurationError, throttle.ChatwootDeferred) as err:
-        # Chatwoot has no new agent: give the claim back, the next run of the job tries again.
+    except (ChatwootError, ChatwootConfigurationError, ChatwootDeferred, NoAgentAvailable) as err:
+        # No new agent now: give the claim back, the next run of the job tries again.
         Handoff.objects.filter(pk=handoff.pk).update(
             escalations=F("escalations") - 1, sla_started_at=handoff.sla_started_at
         )
         logger.warning("handoff %s: escalation failed: %s", handoff.pk, err)
-        _stop_when_paused(err)
+        if isinstance(err, ChatwootDeferred):
+            raise  # the whole batch waits
         return 0
     _escalation_record(handoff, agent, target)
     # A pause here leaves the note for the next run; this batch stops at the pause before its next call.
-    with contextlib.suppress(throttle.ChatwootDeferred):
+    with contextlib.suppress(ChatwootDeferred):
         _escalation_note_send(handoff, client, look_first=False)
     return 1
 
@@ -100,17 +102,10 @@ def escalation_notes_retry() -> None:
     )
     for handoff in pending.order_by("sla_started_at")[: settings.HANDOFF_RECONCILE_BATCH]:
         try:
-            client = _escalation_client(handoff)
+            client = chatwoot_for(step="escalation", handoff=handoff)
         except ChatwootConfigurationError:
             return
         _escalation_note_send(handoff, client, look_first=True)
-
-
-def _escalation_client(handoff: Handoff):
-    return chatwoot_client(
-        on_call=lambda record: call_audit(record, handoff_id=handoff.pk, step="escalation"),
-        before_call=throttle.throttle_before_call,
-    )
 
 
 def _escalation_assign(handoff: Handoff, client) -> Agent:
@@ -118,10 +113,10 @@ def _escalation_assign(handoff: Handoff, client) -> Agent:
         lead=handoff.lead, client=client, handoff=handoff, exclude_agent_ids=tuple(_agents_before(handoff))
     )
     if not decision.agent_id:
-        raise ChatwootConfigurationError("nenhum outro agente disponível")
+        raise NoAgentAvailable("nenhum outro agente disponível")
     agent = client.conversation_assign_agent(handoff.conversation_id, decision.agent_id)
     if agent is None:
-        raise ChatwootConfigurationError(f"o Chatwoot não aceitou o agente {decision.agent_id}")
+        raise NoAgentAvailable(f"o Chatwoot não aceitou o agente {decision.agent_id}")
     return agent
 
 
@@ -146,7 +141,7 @@ def _escalation_record(handoff: Handoff, agent: Agent, target: int) -> None:
     Handoff.objects.filter(pk=handoff.pk).update(**fields)
     handoff_event(
         handoff,
-        "escalated",
+        Kind.ESCALATED,
         f"Sem resposta em {target} min: de {handoff.assignee_name or '—'} para {agent.name}.",
         from_agent=handoff.assignee_id,
         to_agent=agent.id,
@@ -162,50 +157,36 @@ def _escalation_note_send(handoff: Handoff, client, *, look_first: bool) -> None
         posted = look_first and any(marker in m.content for m in client.messages_latest(handoff.conversation_id))
         if not posted:
             client.message_create(handoff.conversation_id, content=handoff.escalation_note_pending, private=True)
-    except (ChatwootError, throttle.ChatwootDeferred) as err:
+    except (ChatwootError, ChatwootDeferred) as err:
         logger.warning("handoff %s: escalation note not confirmed, the next run checks again: %s", handoff.pk, err)
-        _stop_when_paused(err)
+        if isinstance(err, ChatwootDeferred):
+            raise
         return
     Handoff.objects.filter(pk=handoff.pk).update(escalation_note_pending="")
     handoff.escalation_note_pending = ""
 
 
-def _stop_when_paused(err: Exception) -> None:
-    """G: a 429 carries no Retry-After, so every worker pauses together (as the handoff runner does)."""
-    if isinstance(err, ChatwootRateLimited):
-        raise throttle.ChatwootDeferred(throttle.throttle_pause(), "Chatwoot pediu uma pausa (429)") from err
-    if isinstance(err, throttle.ChatwootDeferred):
-        raise err
-
-
 def handoffs_reconcile(now=None) -> int:
     """Poll conversations Nexa has heard nothing about for a while (webhooks are never re-sent, F.5)."""
     now = now or timezone.now()
-    try:
-        client = chatwoot_client(before_call=throttle.throttle_before_call)
-    except ChatwootConfigurationError:
-        return 0
     polled = 0
     for handoff in _quiet(now):
-        client.on_call = lambda record, pk=handoff.pk: call_audit(record, handoff_id=pk, step="reconcile")
         try:
-            payload = client.conversation_payload(handoff.conversation_id)
-        except throttle.ChatwootDeferred:
-            break  # within the same request budget as handoffs: the rest waits for the next run
-        except ChatwootRateLimited:
-            throttle.throttle_pause()  # every worker waits together (G: no Retry-After)
-            break
+            payload = chatwoot_for(step="reconcile", handoff=handoff).conversation_payload(handoff.conversation_id)
+        except (ChatwootConfigurationError, ChatwootDeferred):
+            break  # not configured, or Chatwoot asked everyone to wait (or the budget is spent): the next run goes on
         except ChatwootNotFound:
             Handoff.objects.filter(pk=handoff.pk).update(chatwoot_heard_at=now)
-            handoff_event(handoff, "reconcile", "A conversa não existe mais no Chatwoot.")
+            handoff_event(handoff, Kind.RECONCILE, "A conversa não existe mais no Chatwoot.")
             continue
         except ChatwootError as err:
             logger.warning("handoff %s: reconciliation failed: %s", handoff.pk, err)
             continue
         with transaction.atomic():
-            result = events.conversation_reconciled(payload)
-        if result not in ("sem mudança", "estado antigo ou repetido: ignorado"):
-            handoff_event(handoff, "reconcile", f"Conferida no Chatwoot: {result}.")
+            # The same rules as a webhook about this conversation.
+            result = conversation_state_apply(ConversationState.from_payload(payload))
+        if result.changed:
+            handoff_event(handoff, Kind.RECONCILE, f"Conferida no Chatwoot: {result.message}.")
         polled += 1
     return polled
 

@@ -57,7 +57,7 @@ def webhook_process(*, delivery_pk: int) -> str:
     try:
         with transaction.atomic():
             result = events.event_apply(delivery.event, delivery.body)
-        fields.update(state=WebhookDelivery.State.PROCESSED, result=result[:255])
+        fields.update(state=WebhookDelivery.State.PROCESSED, result=result.message[:255])
     except events.EventIgnored as ignored:
         fields.update(state=WebhookDelivery.State.IGNORED, result=str(ignored)[:255])
     except Exception as err:

@@ -1,0 +1,68 @@
+"""The one way Nexa calls Chatwoot: every request audited, inside the shared budget, and a 429 handled here."""
+
+from collections.abc import Callable
+
+from django.conf import settings
+
+from handoff import throttle
+from handoff.chatwoot import (
+    CallRecord,
+    ChatwootClient,
+    ChatwootConfigurationError,
+    ChatwootRateLimited,
+    ChatwootSettings,
+)
+from handoff.models import ChatwootCall, Handoff
+
+CHATWOOT_SETTINGS = ("CHATWOOT_BASE_URL", "CHATWOOT_ACCOUNT_ID", "CHATWOOT_API_TOKEN", "CHATWOOT_INBOX_ID")
+PAUSED_429 = "Chatwoot pediu uma pausa (429)"
+
+
+def chatwoot_for(
+    *, step: str | Callable[[], str], handoff: Handoff | None = None, wait_seconds: float = 0.0
+) -> ChatwootClient:
+    """A client for one piece of work (`step`, about `handoff` when there is one).
+
+    Every request takes its place in the per-minute budget shared by every process (waiting at most
+    `wait_seconds` for the next minute), is recorded as a ChatwootCall, and a 429 pauses every worker (G: no
+    Retry-After) and raises ChatwootDeferred: callers see one "not now" however it arose. `step` may be a
+    callable when one client serves several steps (the handoff runner names each as it goes).
+    ChatwootConfigurationError when the settings are incomplete.
+    """
+    missing = [name for name in CHATWOOT_SETTINGS if not getattr(settings, name)]
+    if missing:
+        raise ChatwootConfigurationError(f"defina {', '.join(missing)} (veja o README e `manage.py check_chatwoot`).")
+    step_name = step if callable(step) else lambda: step
+    handoff_id = handoff.pk if handoff is not None else None
+    return ChatwootClient(
+        ChatwootSettings(
+            base_url=settings.CHATWOOT_BASE_URL,
+            account_id=settings.CHATWOOT_ACCOUNT_ID or 0,
+            api_token=settings.CHATWOOT_API_TOKEN,
+            inbox_id=settings.CHATWOOT_INBOX_ID,
+            connect_timeout=settings.CHATWOOT_CONNECT_TIMEOUT,
+            read_timeout=settings.CHATWOOT_READ_TIMEOUT,
+        ),
+        before_call=throttle.throttle_waiting(wait_seconds),
+        on_call=lambda record: call_audit(record, handoff_id=handoff_id, step=step_name()),
+        on_rate_limited=_pause_everyone,
+    )
+
+
+def call_audit(record: CallRecord, *, handoff_id, step: str) -> None:
+    """The audit row of one Chatwoot call."""
+    ChatwootCall.objects.create(
+        handoff_id=handoff_id,
+        step=step,
+        method=record.method,
+        path=record.path,
+        status=record.status,
+        duration_ms=record.duration_ms,
+        request=record.request,
+        response=record.response,
+        error_class=record.error_class,
+    )
+
+
+def _pause_everyone(err: ChatwootRateLimited) -> None:
+    raise throttle.ChatwootDeferred(throttle.throttle_pause(), PAUSED_429) from err

@@ -1,0 +1,317 @@
+"""What Chatwoot says happened to a handed-off conversation, applied to the lead and its handoff.
+
+Webhooks (handoff.events parses them) and reconciliation come here. Each function runs inside the caller's
+transaction, is idempotent (a reprocessed delivery changes nothing twice), and never moves a lead backwards:
+conversation states older than the newest one applied are skipped (API-NOTES F.2: no ordering).
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from handoff.models import Handoff, HandoffEvent
+from handoff.services.lifecycle import handoff_event, handoff_returned
+from leads import services as lead_services
+from leads.models import BotConversation, Lead, Message
+from leads.phones import InvalidPhone, phone_parse
+
+Kind = HandoffEvent.Kind
+
+# What Chatwoot's side may change on a handoff row; the runner's checkpoints are never written from here.
+SYNC_FIELDS = [
+    "chatwoot_heard_at",
+    "chatwoot_updated_at",
+    "chatwoot_status",
+    "assignee_id",
+    "assignee_name",
+    "team_id",
+    "team_name",
+    "first_reply_at",
+    "first_reply_agent_name",
+    "resolved_at",
+    "outcome",
+    "updated_at",
+]
+
+
+class EventIgnored(Exception):
+    """About something Nexa does not know, or nothing to do: stored, marked ignored, no side effects."""
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What applying one piece of news did: `changed` when Nexa's records say something new."""
+
+    changed: bool
+    message: str
+
+    @classmethod
+    def of(cls, changes: list[str], unchanged: str = "sem mudança") -> "SyncResult":
+        done = [change for change in changes if change]
+        return cls(True, "; ".join(done)) if done else cls(False, unchanged)
+
+
+@dataclass(frozen=True)
+class Owner:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class ConversationState:
+    """A conversation as a webhook or GET /conversations/{id} describes it, already parsed."""
+
+    display_id: int | None
+    status: str = ""
+    updated_at: float | None = None
+    labels: list[str] = field(default_factory=list)
+    assignee: Owner | None = None  # a user assignee only (C.4: agent bots are not owners)
+    team: Owner | None = None
+    first_reply_at: datetime | None = None
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> "ConversationState":
+        """A conversation webhook, or GET /conversations/{id} (reconciliation), parsed into what Nexa uses."""
+        meta = payload.get("meta") or {}
+        assignee, team = meta.get("assignee") or {}, meta.get("team") or {}
+        assignee_id = _int(assignee.get("id")) if meta.get("assignee_type") in (None, "User") else None
+        team_id = _int(team.get("id"))
+        return cls(
+            display_id=conversation_display_id(payload),
+            status=str(payload.get("status") or ""),
+            updated_at=_float(payload.get("updated_at")),
+            labels=[str(label) for label in payload.get("labels") or []],
+            assignee=Owner(assignee_id, str(assignee.get("name") or "")) if assignee_id else None,
+            team=Owner(team_id, str(team.get("name") or "")) if team_id else None,
+            first_reply_at=_first_reply_at(payload.get("first_reply_created_at")),
+        )
+
+
+def conversation_display_id(payload: dict) -> int | None:
+    """C.0: conversation events carry the display id as `id`; message events as `conversation.id`."""
+    event = payload.get("event", "")
+    if event.startswith("contact_"):
+        return None
+    return _int((payload.get("conversation") or {}).get("id") if event.startswith("message_") else payload.get("id"))
+
+
+def conversation_state_apply(state: ConversationState) -> SyncResult:
+    """The newest state of a conversation: owner, status (resolution, reopening) and the first reply."""
+    handoff = _handoff_locked(state.display_id)
+    handoff.chatwoot_heard_at = timezone.now()
+    if (
+        handoff.chatwoot_updated_at is not None
+        and state.updated_at is not None
+        and state.updated_at <= handoff.chatwoot_updated_at
+    ):
+        handoff.save(update_fields=["chatwoot_heard_at"])
+        return SyncResult(False, "estado antigo ou repetido: ignorado")
+    changes = [_owner_apply(handoff, state), _status_apply(handoff, state), _first_reply_from(handoff, state)]
+    if state.updated_at is not None:
+        handoff.chatwoot_updated_at = state.updated_at
+    handoff.chatwoot_status = state.status or handoff.chatwoot_status
+    handoff.save(update_fields=SYNC_FIELDS)
+    return SyncResult.of(changes)
+
+
+def conversation_message_mirror(
+    *, display_id: int | None, message: lead_services.NewMessage, agent_name: str = ""
+) -> SyncResult:
+    """Mirror a public message into the lead's transcript; an agent's first one is the first human reply."""
+    handoff = _handoff_locked(display_id)
+    added = lead_services.messages_add(lead=handoff.lead, messages=[message])
+    handoff.chatwoot_heard_at = timezone.now()
+    first = _first_reply(handoff, message.created_at, agent_name) if message.sender == Message.Sender.AGENT else ""
+    handoff.save(update_fields=SYNC_FIELDS)
+    return SyncResult(
+        bool(added.created or first),
+        "; ".join(filter(None, ["mensagem espelhada" if added.created else "mensagem já conhecida", first])),
+    )
+
+
+def conversation_returned(*, state: ConversationState, contact_id: int | None, handoff_id: str = "") -> SyncResult:
+    """A new conversation of a contact Nexa knows: the lead came back. Nexa's own conversations are no news."""
+    if handoff_id and Handoff.objects.filter(pk=_uuid_or_none(handoff_id)).exists():
+        return SyncResult(False, "conversa criada pelo próprio Nexa")
+    lead = Lead.objects.select_for_update().filter(chatwoot_contact_id=contact_id).first() if contact_id else None
+    if lead is None:
+        raise EventIgnored("contato desconhecido")
+    if lead.handoffs.filter(conversation_id=state.display_id).exists():
+        return SyncResult(False, "conversa já conhecida")
+    if lead.handoffs.active().exists():
+        return SyncResult(False, "transferência em andamento: ela vai reaproveitar esta conversa")
+    handoff = handoff_returned(
+        lead=lead,
+        contact_id=contact_id,
+        conversation_id=state.display_id,
+        chatwoot_status=state.status,
+        chatwoot_updated_at=state.updated_at,
+    )
+    _owner_apply(handoff, state)
+    handoff.save(update_fields=SYNC_FIELDS)
+    return SyncResult(True, f"lead de volta na conversa {state.display_id}")
+
+
+def contact_details_apply(*, contact_id, name: str, email: str, phone: str) -> SyncResult:
+    """Name and e-mail follow Chatwoot; the phone is the lead's identity and never changes silently."""
+    lead = Lead.objects.select_for_update().filter(chatwoot_contact_id=contact_id).first() if contact_id else None
+    if lead is None:
+        raise EventIgnored("contato desconhecido")
+    changed = []
+    if name and name != lead.name:
+        lead.name = name[:255]
+        changed.append("nome")
+    if email and email.lower() != lead.email.lower():
+        lead.email = email[:254]
+        changed.append("e-mail")
+    if changed:
+        lead.save(update_fields=["name", "email", "updated_at"])
+    return SyncResult.of([f"{' e '.join(changed)} atualizado(s)" if changed else "", _phone_difference(lead, phone)])
+
+
+def outcome_for(labels: list[str]) -> str:
+    """Lost beats won; neither gives the default (HANDOFF_DEFAULT_OUTCOME, "convertido" as in the seed)."""
+    present = {label.lower() for label in labels}
+    if present & {label.lower() for label in settings.HANDOFF_LOST_LABELS}:
+        return Lead.Status.PERDIDO
+    if present & {label.lower() for label in settings.HANDOFF_WON_LABELS}:
+        return Lead.Status.CONVERTIDO
+    return settings.HANDOFF_DEFAULT_OUTCOME
+
+
+def resolution_apply(handoff: Handoff, lead: Lead, outcome: str) -> None:
+    """The conversation ended in Chatwoot: the lead takes the outcome and the bot conversation closes.
+
+    The caller saves the handoff's resolved_at and outcome (with its other changes, in one write).
+    """
+    lead.status = outcome
+    lead.save(update_fields=["status", "updated_at"])
+    BotConversation.objects.filter(lead=lead).exclude(status=BotConversation.Status.CLOSED).update(
+        status=BotConversation.Status.CLOSED
+    )
+    handoff.resolved_at, handoff.outcome = timezone.now(), outcome
+    handoff_event(handoff, Kind.RESOLVED, f"Resolvida no Chatwoot: {lead.get_status_display()}.")
+
+
+def _status_apply(handoff: Handoff, state: ConversationState) -> str:
+    lead = Lead.objects.select_for_update().get(pk=handoff.lead_id)
+    latest = Handoff.objects.exclude(state=Handoff.State.CANCELLED).latest_for(lead)
+    if latest is None or latest.pk != handoff.pk:
+        return "conversa de uma transferência anterior: só registrada"
+    if handoff.state != Handoff.State.DONE:
+        # The lead is not handed off yet: the runner's finish applies the status recorded here (chatwoot_status,
+        # and the outcome it implies), so a resolution meanwhile is not lost behind the newer chatwoot_updated_at.
+        handoff.outcome = outcome_for(state.labels) if state.status == "resolved" else ""
+        return "resolvida durante a transferência: aplicada ao concluir" if state.status == "resolved" else ""
+    if state.status == "resolved" and lead.status == Lead.Status.HANDED_OFF:
+        resolution_apply(handoff, lead, outcome_for(state.labels))
+        return f"resolvida → {lead.status}"
+    if state.status in ("open", "pending", "snoozed") and lead.is_closed:
+        lead.status = Lead.Status.HANDED_OFF
+        lead.save(update_fields=["status", "updated_at"])
+        handoff.resolved_at, handoff.outcome = None, ""
+        handoff_event(handoff, Kind.REOPENED, "Reaberta no Chatwoot: de volta ao atendimento.")
+        return "reaberta"
+    return ""
+
+
+def _owner_apply(handoff: Handoff, state: ConversationState) -> str:
+    if handoff.state != Handoff.State.DONE:
+        # The assignment step reads a set assignee or team as its own work done; until the handoff is done, the
+        # owner is Nexa's to set. Chatwoot's later conversation events carry the owner again.
+        return ""
+    changes = []
+    if state.assignee and state.assignee.id != handoff.assignee_id:
+        handoff.assignee_id, handoff.assignee_name = state.assignee.id, state.assignee.name
+        changes.append(f"agente: {handoff.assignee_name}")
+    if state.team and state.team.id != handoff.team_id:
+        handoff.team_id, handoff.team_name = state.team.id, state.team.name
+        changes.append(f"time: {handoff.team_name}")
+    if changes:
+        handoff_event(handoff, Kind.OWNER, f"No Chatwoot, {', '.join(changes)}.", agent_id=handoff.assignee_id)
+    return "; ".join(changes)
+
+
+def _first_reply_from(handoff: Handoff, state: ConversationState) -> str:
+    """A conversation's first_reply_created_at also tells the first reply."""
+    return _first_reply(handoff, state.first_reply_at, handoff.assignee_name) if state.first_reply_at else ""
+
+
+def _first_reply(handoff: Handoff, when: datetime, agent_name: str) -> str:
+    # The API gives whole seconds (C.1): a reply in the handoff's own second must still count.
+    if handoff.first_reply_at is not None or when < handoff.created_at - timedelta(seconds=1):
+        return ""
+    handoff.first_reply_at, handoff.first_reply_agent_name = when, agent_name
+    minutes = (when - (handoff.finished_at or handoff.created_at)).total_seconds() / 60
+    handoff_event(
+        handoff,
+        Kind.FIRST_REPLY,
+        f"Primeira resposta humana ({agent_name or 'agente'}) {max(minutes, 0):.1f} min após a transferência.",
+    )
+    return "primeira resposta registrada"
+
+
+def _phone_difference(lead: Lead, chatwoot_phone: str) -> str:
+    if not chatwoot_phone:
+        return ""
+    try:
+        identity = phone_parse(chatwoot_phone).identity
+    except InvalidPhone:
+        identity = chatwoot_phone
+    if identity == lead.phone_identity:
+        return ""
+    latest = Handoff.objects.latest_for(lead)
+    if latest:
+        handoff_event(
+            latest,
+            Kind.PHONE_MISMATCH,
+            f"Telefone mudou no Chatwoot para {chatwoot_phone}; o do lead não foi alterado.",
+        )
+    return "telefone diferente no Chatwoot: não aplicado"
+
+
+def _handoff_locked(display_id: int | None) -> Handoff:
+    handoff = (
+        Handoff.objects.select_for_update()
+        .select_related("lead")
+        .filter(conversation_id=display_id, state__in=(Handoff.State.IN_PROGRESS, Handoff.State.DONE))
+        .order_by("-created_at")
+        .first()
+        if display_id
+        else None
+    )
+    if handoff is None:
+        raise EventIgnored("conversa desconhecida")
+    return handoff
+
+
+def _first_reply_at(raw) -> datetime | None:
+    """ISO in webhooks, epoch seconds in the API."""
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and raw:
+        return datetime.fromtimestamp(raw, tz=UTC)
+    return parse_datetime(raw) if isinstance(raw, str) and raw else None
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _uuid_or_none(value):
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
