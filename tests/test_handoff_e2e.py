@@ -51,7 +51,7 @@ def test_every_lead_reaches_chatwoot_exactly_once_through_the_real_worker_despit
         assert api.post("/api/v1/handoffs/", trigger_payload(index), format="json").status_code == 202
     handoffs = settle(LEADS, worker=worker)
 
-    rows = assert_exactly_once(sandbox, handoffs, LEADS)
+    rows = assert_exactly_once(sandbox, leads=LEADS, handoffs=handoffs)
     notes = [m for m in rows["messages"] if m["private"]]
     faults = Counter(r.outcome for r in sandbox.requests if isinstance(r.outcome, str))
     attempts = sum(h.attempts for h in handoffs)

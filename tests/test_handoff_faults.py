@@ -52,7 +52,7 @@ def test_handoffs_survive_a_worker_killed_with_sigkill_again_and_again(api, sand
     handoffs = settle(LEADS, worker=worker, kill_every=8, kills=KILLS)
 
     assert worker.kills == KILLS
-    assert_exactly_once(sandbox, handoffs, LEADS)
+    assert_exactly_once(sandbox, leads=LEADS, handoffs=handoffs)
     faults = Counter(r.outcome for r in sandbox.requests if isinstance(r.outcome, str))
     assert sum(faults.values()) > 0
     print(
@@ -85,7 +85,7 @@ def test_a_chatwoot_outage_backs_off_calmly_and_recovers_by_itself(api, sandbox,
     seconds = (outage_ended - outage_started).total_seconds()
     assert 0 < during <= OUTAGE_LEADS * (seconds + 1)
     assert all(h.attempts >= 2 for h in handoffs)
-    assert_exactly_once(sandbox, handoffs, OUTAGE_LEADS)
+    assert_exactly_once(sandbox, leads=OUTAGE_LEADS, handoffs=handoffs)
     print(
         f"\noutage: {OUTAGE_LEADS} handoffs, {seconds:.0f} s unreachable → {during} calls during the outage "
         f"(storm bound {OUTAGE_LEADS * (seconds + 1):.0f}); all done afterwards"

@@ -1,7 +1,6 @@
 """The handoff pipeline against the Chatwoot sandbox: exactly once, whatever fails and wherever."""
 
 import json
-from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -9,11 +8,13 @@ import requests
 from django.utils import timezone
 
 from handoff.models import ChatwootCall, ChatwootThrottle, Handoff, WebhookDelivery
-from handoff.services import handoff_process, webhook_process
+from handoff.services import handoff_process, runner, webhook_process
+from handoff.services.runner import retry_delay
 from leads import services as lead_services
 from leads.models import BotConversation, Lead
 from leads.phones import phone_parse
 from tests.chatwoot_faults import Rule
+from tests.workers import assert_exactly_once
 
 pytestmark = pytest.mark.django_db
 
@@ -56,27 +57,6 @@ def chatwoot_rows(sandbox) -> dict:
 
 def private_notes(sandbox) -> list[dict]:
     return [m for m in chatwoot_rows(sandbox)["messages"] if m["private"]]
-
-
-def assert_exactly_once(sandbox, leads: int = 1):
-    rows = chatwoot_rows(sandbox)
-    phones = Counter(c["phone_number"] for c in rows["contacts"])
-    assert len(rows["contacts"]) == leads and max(phones.values()) == 1
-    assert len(rows["conversations"]) == leads
-    per_contact_inbox = Counter((ci["contact_id"], ci["inbox_id"]) for ci in rows["contact_inboxes"])
-    assert max(per_contact_inbox.values()) == 1
-    markers = Counter(m["content"].rsplit("`nexa-handoff:", 1)[-1] for m in private_notes(sandbox))
-    assert max(markers.values()) == 1
-    # Every conversation holds exactly one complete note (parts 1..n of one handoff), never two handoffs' notes.
-    for conversation in rows["conversations"]:
-        notes = [
-            m["content"]
-            for m in rows["messages"]
-            if m["private"] and m["conversation_id"] == conversation["display_id"]
-        ]
-        handoffs = {n.rsplit("`nexa-handoff:", 1)[-1].split(":")[0] for n in notes}
-        totals = {n.rsplit("/", 1)[-1].rstrip("`") for n in notes}
-        assert len(handoffs) == 1 and len(totals) == 1 and len(notes) == int(totals.pop())
 
 
 def test_a_qualified_lead_is_handed_off_once_with_everything(chatwoot):
@@ -259,16 +239,48 @@ def test_an_unreachable_chatwoot_is_retried_then_dead_lettered(db, settings):
     assert ChatwootCall.objects.count() == 3  # one call per attempt: no storm
 
 
-def test_retries_back_off_exponentially_with_jitter(chatwoot, faults):
+def test_a_transient_failure_queues_the_next_attempt_after_the_backoff_of_its_attempt(
+    chatwoot, faults, settings, monkeypatch
+):
+    settings.HANDOFF_RETRY_BASE_SECONDS, settings.HANDOFF_RETRY_CAP_SECONDS = 10, 300
+    monkeypatch.setattr(runner.random, "uniform", lambda low, high: high)  # the jitter's top: the ceiling itself
     faults.add(Rule("POST", r"/contacts/filter", "status:503"))
-    lead = qualified_lead()
-    handoff = lead.handoffs.get()
+    handoff = qualified_lead().handoffs.get()
+    Handoff.objects.filter(pk=handoff.pk).update(attempts=2)  # this run is the third attempt: a 40 s ceiling
     before = timezone.now()
     handoff_process(handoff_id=handoff.pk)
     handoff.refresh_from_db()
-    assert handoff.state == Handoff.State.QUEUED
-    assert before < handoff.next_attempt_at <= timezone.now() + timedelta(seconds=2)
+    assert (handoff.state, handoff.attempts) == (Handoff.State.QUEUED, 3)
+    assert before + timedelta(seconds=40) <= handoff.next_attempt_at <= timezone.now() + timedelta(seconds=40)
     assert "503" in handoff.last_error
+
+
+@pytest.fixture
+def backoff(settings):
+    settings.HANDOFF_RETRY_BASE_SECONDS, settings.HANDOFF_RETRY_CAP_SECONDS = 5, 300
+
+
+def test_retry_delays_may_reach_a_ceiling_that_doubles_with_each_attempt(backoff, monkeypatch):
+    monkeypatch.setattr(runner.random, "uniform", lambda low, high: high)
+    assert [retry_delay(attempts) for attempts in range(1, 6)] == [5, 10, 20, 40, 80]
+
+
+def test_retry_delays_stop_growing_at_the_cap(backoff, monkeypatch):
+    monkeypatch.setattr(runner.random, "uniform", lambda low, high: high)
+    assert [retry_delay(attempts) for attempts in (7, 8, 30)] == [300, 300, 300]
+
+
+def test_retry_delays_are_never_under_a_second(backoff, monkeypatch):
+    monkeypatch.setattr(runner.random, "uniform", lambda low, high: low)
+    assert retry_delay(1) == retry_delay(6) == 1.0
+
+
+def test_retry_delays_spread_over_the_whole_range_below_the_ceiling(backoff):
+    """Full jitter: workers that failed together do not come back together."""
+    delays = [retry_delay(4) for _ in range(2000)]  # ceiling 40 s
+    assert all(1.0 <= delay <= 40 for delay in delays)
+    assert min(delays) < 5 and max(delays) > 35
+    assert 15 < sum(delays) / len(delays) < 25  # uniform over 0..40, the first second raised to 1
 
 
 def test_a_phone_chatwoot_cannot_take_fails_the_handoff_with_the_reason(chatwoot):

@@ -112,16 +112,29 @@ def settle(expected: int, *, worker: Worker, seconds: int = 300, kill_every: flo
     pytest.fail(f"handoffs did not settle in {seconds}s: {dict(Counter(h.state for h in handoffs))}")
 
 
-def assert_exactly_once(sandbox, handoffs: list[Handoff], leads: int) -> dict:
-    """Every handoff done, and Chatwoot holds one contact, contact_inbox, conversation and note per lead."""
-    assert Counter(h.state for h in handoffs) == {Handoff.State.DONE: leads}
+def assert_exactly_once(sandbox, *, leads: int = 1, handoffs: list[Handoff] | None = None) -> dict:
+    """Chatwoot holds one contact, contact_inbox, conversation and complete note per lead (with `handoffs`: each
+    of them done, in exactly those conversations)."""
     rows = sandbox.state_dump()
+    if handoffs is not None:
+        assert Counter(h.state for h in handoffs) == {Handoff.State.DONE: leads}
+        assert {h.conversation_id for h in handoffs} == {c["display_id"] for c in rows["conversations"]}
     assert len(rows["contacts"]) == leads
     assert len({contact["phone_number"] for contact in rows["contacts"]}) == leads
     assert len(rows["conversations"]) == leads
     pairs = [(row["contact_id"], row["inbox_id"]) for row in rows["contact_inboxes"]]
     assert len(pairs) == len(set(pairs)) == leads
-    notes = [message["content"] for message in rows["messages"] if message["private"]]
-    assert len(notes) == len(set(notes)) == leads
-    assert {h.conversation_id for h in handoffs} == {c["display_id"] for c in rows["conversations"]}
+    notes = [message for message in rows["messages"] if message["private"]]
+    markers = [note["content"].rsplit("`nexa-handoff:", 1)[-1] for note in notes]
+    assert len(markers) == len(set(markers))  # no part of any note posted twice
+    # Every conversation holds exactly one complete note (parts 1..n of one handoff), never two handoffs' notes.
+    for conversation in rows["conversations"]:
+        parts = [
+            marker
+            for note, marker in zip(notes, markers, strict=True)
+            if note["conversation_id"] == conversation["display_id"]
+        ]
+        handoff_ids = {part.split(":")[0] for part in parts}
+        totals = {part.rsplit("/", 1)[-1].rstrip("`") for part in parts}
+        assert len(handoff_ids) == 1 and len(totals) == 1 and len(parts) == int(totals.pop())
     return rows

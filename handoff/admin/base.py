@@ -9,7 +9,7 @@ from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
 from handoff import services
-from handoff.chatwoot import ChatwootConfigurationError, ChatwootError
+from handoff.services.chatwoot import CHATWOOT_UNAVAILABLE
 
 
 def confirmed(modeladmin, request, queryset, *, title: str, question: str, extra: dict | None = None):
@@ -40,7 +40,7 @@ def apply_each(modeladmin, request, items, operation, done: str) -> None:
         try:
             operation(item)
             count += 1
-        except (services.HandoffRefused, ChatwootError, ChatwootConfigurationError) as err:
+        except (services.HandoffRefused, *CHATWOOT_UNAVAILABLE) as err:
             modeladmin.message_user(request, f"{item}: {err}", messages.WARNING)
     if count:
         modeladmin.message_user(request, done.format(count=count), messages.SUCCESS)

@@ -13,8 +13,8 @@ from handoff.admin.base import (
     apply_each,
     confirmation_page,
 )
-from handoff.chatwoot import ChatwootConfigurationError, ChatwootError
 from handoff.models import Handoff
+from handoff.services.chatwoot import CHATWOOT_UNAVAILABLE
 from leads.admin import LeadAdmin
 from leads.models import Lead
 
@@ -80,7 +80,7 @@ class LeadHandoffAdmin(HandoffPermissions, LeadAdmin):
         """The form listing Chatwoot's agents and teams, fetched live; again with the error after a bad choice."""
         try:
             agents, teams = services.reassign_choices()
-        except (ChatwootError, ChatwootConfigurationError) as err:
+        except CHATWOOT_UNAVAILABLE as err:
             self.message_user(request, f"Não foi possível listar agentes do Chatwoot: {err}", messages.ERROR)
             return None
         return confirmation_page(

@@ -9,6 +9,7 @@ from handoff.chatwoot import (
     CallRecord,
     ChatwootClient,
     ChatwootConfigurationError,
+    ChatwootError,
     ChatwootRateLimited,
     ChatwootSettings,
 )
@@ -16,6 +17,8 @@ from handoff.models import ChatwootCall, Handoff
 
 CHATWOOT_SETTINGS = ("CHATWOOT_BASE_URL", "CHATWOOT_ACCOUNT_ID", "CHATWOOT_API_TOKEN", "CHATWOOT_INBOX_ID")
 PAUSED_429 = "Chatwoot pediu uma pausa (429)"
+# Everything a call through chatwoot_for may raise about Chatwoot (rather than a bug): for callers that report it.
+CHATWOOT_UNAVAILABLE = (ChatwootError, ChatwootConfigurationError, throttle.ChatwootDeferred)
 
 
 def chatwoot_for(

@@ -13,7 +13,7 @@ from handoff.chatwoot import Agent, ChatwootConfigurationError, ChatwootError, C
 from handoff.models import Handoff, HandoffEvent, RoutingRule
 from handoff.notes import escalation_marker, liquid_safe
 from handoff.routing import routing_decide
-from handoff.services.chatwoot import chatwoot_for
+from handoff.services.chatwoot import CHATWOOT_UNAVAILABLE, chatwoot_for
 from handoff.services.conversations import ConversationState, conversation_state_apply
 from handoff.services.lifecycle import handoff_event
 from handoff.throttle import ChatwootDeferred
@@ -79,7 +79,7 @@ def handoff_escalate(*, handoff: Handoff, now, target: int) -> int:
     try:
         client = chatwoot_for(step="escalation", handoff=handoff)
         agent = _escalation_assign(handoff, client)
-    except (ChatwootError, ChatwootConfigurationError, ChatwootDeferred, NoAgentAvailable) as err:
+    except (*CHATWOOT_UNAVAILABLE, NoAgentAvailable) as err:
         # No new agent now: give the claim back, the next run of the job tries again.
         Handoff.objects.filter(pk=handoff.pk).update(
             escalations=F("escalations") - 1, sla_started_at=handoff.sla_started_at
