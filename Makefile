@@ -21,23 +21,27 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 ## run: install, migrate, demo data, then the web server, the worker and (without a Chatwoot) the sandbox
+# The sandbox's settings are exported before migrate (whose checks would otherwise warn of no webhook secret), and
+# the worker starts once the web server answers: the sandbox's webhooks about the demo handoffs find it listening.
 run: install
-	$(PY) manage.py migrate --noinput
 	@pids=""; demo_flags=""; \
 	if [ -z "$$($(PY) manage.py shell -v 0 -c 'from django.conf import settings; print(settings.CHATWOOT_BASE_URL)')" ]; then \
 		export CHATWOOT_BASE_URL=http://127.0.0.1:$(SANDBOX_PORT) CHATWOOT_ACCOUNT_ID=1 \
 			CHATWOOT_API_TOKEN=sandbox-token CHATWOOT_INBOX_ID=1; \
 		export CHATWOOT_WEBHOOK_SECRETS=sandbox-webhook-secret; \
-		$(PY) manage.py chatwoot_sandbox --port $(SANDBOX_PORT) --token sandbox-token \
+		$(PY) -m chatwoot_sandbox --port $(SANDBOX_PORT) --token sandbox-token \
 			--webhook-url http://$(HOST):$(PORT)/api/v1/webhooks/chatwoot/ \
 			--webhook-secret sandbox-webhook-secret & pids="$$pids $$!"; \
 		demo_flags="--fresh-sandbox"; \
 		echo "No Chatwoot configured: the Chatwoot sandbox runs at http://127.0.0.1:$(SANDBOX_PORT)/"; \
 	fi; \
 	trap 'kill $$pids 2>/dev/null; wait' EXIT; \
+	$(PY) manage.py migrate --noinput || exit 1; \
 	$(PY) manage.py demo_setup $$demo_flags || exit 1; \
-	$(PY) manage.py qcluster & pids="$$pids $$!"; \
-	echo "Nexa: admin http://$(HOST):$(PORT)/admin/  API docs http://$(HOST):$(PORT)/api/docs/"; \
+	( until $(PY) -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+			http://$(HOST):$(PORT)/healthz 2>/dev/null; do sleep 0.5; done; \
+		echo "Nexa: admin http://$(HOST):$(PORT)/admin/  API docs http://$(HOST):$(PORT)/api/docs/"; \
+		exec $(PY) manage.py qcluster ) & pids="$$pids $$!"; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## test: the whole suite (SQLite by default; set DATABASE_URL=postgres://... for PostgreSQL)

@@ -1,0 +1,103 @@
+"""The one way Nexa calls Chatwoot (handoff.services.chatwoot): every call audited, budgeted, a 429 paused for all."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from handoff import throttle
+from handoff.models import ChatwootCall, ChatwootThrottle
+from handoff.services import handoff_reassign, reassign_choices
+from handoff.services.chatwoot import chatwoot_for
+from tests.chatwoot_faults import Rule
+from tests.test_handoff_pipeline import qualified_lead, settle
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def budget_used() -> int:
+    return ChatwootThrottle.objects.filter(pk=1).values_list("window_count", flat=True).first() or 0
+
+
+def budget_spend() -> None:
+    """This minute's budget is gone (other workers, Evolution and n8n share it)."""
+    minute = timezone.now().replace(second=0, microsecond=0)
+    spent = throttle.budget_per_minute()
+    ChatwootThrottle.objects.update_or_create(pk=1, defaults={"window_started_at": minute, "window_count": spent})
+
+
+@pytest.fixture
+def handed_off(chatwoot):
+    return settle(qualified_lead())
+
+
+def test_only_the_factory_builds_chatwoot_clients():
+    """Every Chatwoot call in Nexa goes through chatwoot_for: no other module constructs a client."""
+    builders = {
+        str(path.relative_to(ROOT))
+        for package in ("nexa", "leads", "handoff", "dashboard")
+        for path in (ROOT / package).rglob("*.py")
+        if "ChatwootClient(" in path.read_text()
+    }
+    assert builders == {"handoff/services/chatwoot.py"}
+
+
+def test_the_reassign_path_is_audited_and_budgeted(handed_off):
+    before_calls, before_budget = ChatwootCall.objects.count(), budget_used()
+    handoff_reassign(handoff=handed_off, user="gerente", agent_id=3, team_id=None)
+    calls = list(ChatwootCall.objects.order_by("id")[before_calls:])
+    assert [(call.step, call.handoff_id, call.path) for call in calls] == [
+        ("reassign", handed_off.pk, f"/conversations/{handed_off.conversation_id}/assignments")
+    ]
+    assert budget_used() == before_budget + 1
+
+
+def test_reassign_waits_when_the_minutes_budget_is_spent_and_sends_nothing(handed_off):
+    budget_spend()
+    calls = ChatwootCall.objects.count()
+    with pytest.raises(throttle.ChatwootDeferred):
+        handoff_reassign(handoff=handed_off, user="gerente", agent_id=3, team_id=None)
+    assert ChatwootCall.objects.count() == calls
+
+
+def test_the_agent_and_team_lists_for_reassigning_are_audited_and_budgeted(chatwoot):
+    cache.clear()
+    before_budget = budget_used()
+    agents, teams = reassign_choices()
+    assert agents and teams
+    calls = list(ChatwootCall.objects.order_by("id").values_list("step", "handoff_id", "path"))
+    assert calls == [("reassign", None, "/agents"), ("reassign", None, "/teams")]
+    assert budget_used() == before_budget + 2
+
+
+def test_a_429_anywhere_pauses_every_worker_and_is_one_deferral(handed_off, faults):
+    faults.add(Rule("POST", r"/assignments$", "status:429"))
+    with pytest.raises(throttle.ChatwootDeferred) as deferred:
+        handoff_reassign(handoff=handed_off, user="gerente", agent_id=3, team_id=None)
+    paused_until = ChatwootThrottle.objects.get().paused_until
+    assert paused_until > timezone.now() + timedelta(seconds=30)
+    assert deferred.value.until == paused_until
+    assert ChatwootCall.objects.filter(step="reassign", status=429).count() == 1
+    with pytest.raises(throttle.ChatwootDeferred):  # the next caller, whoever it is, waits without calling
+        chatwoot_for(step="reconcile").conversation_payload(handed_off.conversation_id)
+    assert not ChatwootCall.objects.filter(step="reconcile").exists()
+
+
+def test_the_configuration_check_is_audited_and_budgeted(chatwoot, capsys):
+    call_command("check_chatwoot")
+    checks = ChatwootCall.objects.filter(step="check")
+    assert checks.exists() and not checks.exclude(handoff=None).exists()
+    assert budget_used() == checks.count()
+
+
+def test_the_configuration_check_reports_a_pause_instead_of_calling(chatwoot, capsys):
+    throttle.throttle_pause(60)
+    with pytest.raises(CommandError):
+        call_command("check_chatwoot")
+    assert "429" in capsys.readouterr().out
+    assert not ChatwootCall.objects.exists()
