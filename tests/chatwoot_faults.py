@@ -15,6 +15,7 @@ class Rule:
     kind: str  # "timeout_after_success", "reset_before", "status:<code>", "before:<callable name>"
     times: int = 1
     before: object = None  # called before forwarding (e.g. a competitor creates the same contact)
+    body: bytes = b""  # for "status:<code>": the answer's body (default: Chatwoot's for that status)
 
 
 class FaultyTransport(HTTPAdapter):
@@ -40,7 +41,7 @@ class FaultyTransport(HTTPAdapter):
         status = int(rule.kind.split(":")[1])
         response = requests.Response()
         response.status_code, response.url, response.request = status, request.url, request
-        response._content = b"Retry later\n" if status == 429 else b'{"error":"injected"}'
+        response._content = rule.body or (b"Retry later\n" if status == 429 else b'{"error":"injected"}')
         return response
 
     def _match(self, request) -> Rule | None:

@@ -275,11 +275,13 @@ def test_a_401_that_echoes_the_token_names_no_token(client, calls):
 
 @responses.activate
 def test_an_error_page_that_echoes_the_token_names_no_token(client, calls):
-    page = "<html>" + "x" * 290 + f"api_access_token: {TOKEN}</html>"  # straddles the 300-character cut
+    page = "<html>" + "x" * 268 + f"api_access_token: {TOKEN}</html>"  # the token straddles the 300-character cut
+    assert page.index(TOKEN) < 300 < page.index(TOKEN) + len(TOKEN)
     responses.get(f"{ACCOUNT}/agents", status=502, body=page, content_type="text/html")
     with pytest.raises(ChatwootTransientError) as failed:
         client.agents()
-    assert TOKEN[:8] not in str(failed.value) and TOKEN not in calls[0].response
+    assert TOKEN[:8] not in str(failed.value) and "[token]" in str(failed.value)
+    assert TOKEN not in calls[0].response
 
 
 @responses.activate

@@ -318,9 +318,19 @@ def test_every_call_is_audited_without_the_token(chatwoot):
     calls = ChatwootCall.objects.filter(handoff=handoff)
     assert calls.count() == 6
     assert set(calls.values_list("step", flat=True)) == {"contact", "conversation", "labels", "assignment"}
-    assert all(call.duration_ms >= 0 and call.status == 200 for call in calls)
+    assert all(call.duration_ms is not None and call.status == 200 for call in calls)
     for call in calls:
         assert "sandbox-token" not in f"{call.request} {call.response}"
+
+
+def test_an_answer_that_echoes_the_token_is_stored_without_it(chatwoot, faults):
+    echo = b'{"error":"Invalid Access Token sandbox-token"}'
+    faults.add(Rule("POST", r"/contacts/filter", "status:401", body=echo))
+    handoff = settle(qualified_lead())
+    call = ChatwootCall.objects.get(handoff=handoff, status=401)
+    assert "sandbox-token" not in call.response and "[token]" in call.response
+    assert handoff.state == Handoff.State.FAILED and "401" in handoff.last_error
+    assert "sandbox-token" not in handoff.last_error
 
 
 def test_the_api_shows_the_handoff_with_its_conversation_url_and_agent(chatwoot, api):

@@ -94,9 +94,10 @@ def test_least_loaded_picks_the_agent_with_fewest_open_leads(chatwoot):
     first = hand_off(PHONES[0])
     second = hand_off(PHONES[1])
     assert {first.assignee_id, second.assignee_id} == {1, 2}
-    Lead.objects.filter(pk=first.lead_id).update(status=Lead.Status.CONVERTIDO)  # frees its agent
+    # The second lead's agent is freed: the least loaded now, although round robin would come back to the first.
+    Lead.objects.filter(pk=second.lead_id).update(status=Lead.Status.CONVERTIDO)
     third = hand_off(PHONES[2])
-    assert third.assignee_id == first.assignee_id
+    assert third.assignee_id == second.assignee_id != first.assignee_id
 
 
 def test_fixed_always_picks_the_first_listed_agent(chatwoot):
@@ -109,6 +110,7 @@ def test_a_team_rule_assigns_the_team_then_a_member(chatwoot):
     handoff = hand_off(PHONES[0])
     conversation = chatwoot_rows(chatwoot)["conversations"][0]
     assert conversation["team_id"] == 1 == handoff.team_id
+    assert [candidate["id"] for candidate in handoff.routing["candidates"]] == [1, 2]  # the team's, not the inbox's
     assert conversation["assignee_id"] == handoff.assignee_id in (1, 2)
 
 

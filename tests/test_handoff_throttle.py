@@ -76,6 +76,17 @@ def clock(monkeypatch):
     return slept
 
 
+def test_calls_go_out_again_once_the_pause_ends(backend, clock):
+    throttle.throttle_pause(30)
+    with pytest.raises(throttle.ChatwootDeferred):
+        throttle.throttle_before_call()
+    throttle.time.sleep(29)  # the clock moves: still paused
+    with pytest.raises(throttle.ChatwootDeferred):
+        throttle.throttle_before_call()
+    throttle.time.sleep(2)
+    throttle.throttle_before_call()
+
+
 def test_budget_windows_are_clock_minutes_as_chatwoot_counts_them(settings, clock):
     settings.REDIS_URL, settings.CHATWOOT_RATE_LIMIT_PER_MINUTE = "", 1
     throttle.throttle_before_call()
