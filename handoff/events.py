@@ -9,12 +9,11 @@ import json
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from handoff.chatwoot import Conversation, conversation_from
 from handoff.services.conversations import (
-    ConversationState,
     EventIgnored,
     SyncResult,
     contact_details_apply,
-    conversation_display_id,
     conversation_message_mirror,
     conversation_returned,
     conversation_state_apply,
@@ -29,9 +28,17 @@ def event_apply(event: str, body: str) -> SyncResult:
     return HANDLERS[event](json.loads(body))
 
 
+def conversation_display_id(payload: dict) -> int | None:
+    """C.0: conversation events carry the display id as `id`; message events as `conversation.id`."""
+    event = payload.get("event", "")
+    if event.startswith("contact_"):
+        return None
+    return _int((payload.get("conversation") or {}).get("id") if event.startswith("message_") else payload.get("id"))
+
+
 def conversation_changed(payload: dict) -> SyncResult:
     """conversation_status_changed / conversation_updated: the status is read from the body, always (F.2, F.4)."""
-    return conversation_state_apply(ConversationState.from_payload(payload))
+    return conversation_state_apply(_conversation(payload))
 
 
 def message_created(payload: dict) -> SyncResult:
@@ -61,11 +68,7 @@ def conversation_created(payload: dict) -> SyncResult:
     contact_id = ((payload.get("meta") or {}).get("sender") or {}).get("id") or (
         payload.get("contact_inbox") or {}
     ).get("contact_id")
-    return conversation_returned(
-        state=ConversationState.from_payload(payload),
-        contact_id=_int(contact_id),
-        handoff_id=str((payload.get("custom_attributes") or {}).get("handoff_id") or ""),
-    )
+    return conversation_returned(conversation=_conversation(payload), contact_id=_int(contact_id))
 
 
 def contact_updated(payload: dict) -> SyncResult:
@@ -84,6 +87,13 @@ HANDLERS = {
     "conversation_created": conversation_created,
     "contact_updated": contact_updated,
 }
+
+
+def _conversation(payload: dict) -> Conversation:
+    """A conversation event's body has the API's conversation shape (C, F): the client's parser reads both."""
+    if conversation_display_id(payload) is None:
+        raise EventIgnored("conversa desconhecida")
+    return conversation_from(payload)
 
 
 def _message_sender(payload: dict) -> str | None:

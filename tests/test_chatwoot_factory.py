@@ -84,7 +84,7 @@ def test_a_429_anywhere_pauses_every_worker_and_is_one_deferral(handed_off, faul
     assert deferred.value.until == paused_until
     assert ChatwootCall.objects.filter(step="reassign", status=429).count() == 1
     with pytest.raises(throttle.ChatwootDeferred):  # the next caller, whoever it is, waits without calling
-        chatwoot_for(step="reconcile").conversation_payload(handed_off.conversation_id)
+        chatwoot_for(step="reconcile").conversation_get(handed_off.conversation_id)
     assert not ChatwootCall.objects.filter(step="reconcile").exists()
 
 

@@ -134,11 +134,7 @@ class ChatwootClient:
         return conversation_from(self._request("POST", "/conversations", json=fields))
 
     def conversation_get(self, conversation_id: int) -> Conversation:
-        return conversation_from(self.conversation_payload(conversation_id))
-
-    def conversation_payload(self, conversation_id: int) -> dict:
-        """The conversation as Chatwoot returns it, for the same handlers webhooks go through."""
-        return self._request("GET", f"/conversations/{conversation_id}")
+        return conversation_from(self._request("GET", f"/conversations/{conversation_id}"))
 
     def conversation_status_set(self, conversation_id: int, status: str) -> str:
         body = self._request("POST", f"/conversations/{conversation_id}/toggle_status", json={"status": status})

@@ -1,6 +1,7 @@
 """The small, frozen values the client returns, and how each is read from Chatwoot's JSON."""
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -55,6 +56,9 @@ class Conversation:
     assignee_name: str
     team_id: int | None
     messages: list[Message]
+    team_name: str = ""
+    updated_at: float | None = None  # epoch seconds with a fraction: orders states (F.2)
+    first_reply_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,9 @@ def conversation_from(data: dict) -> Conversation:
         assignee_name=str(assignee.get("name") or "") if is_user else "",
         team_id=int(team["id"]) if team.get("id") else None,
         messages=[message_from(item) for item in data.get("messages") or []],
+        team_name=str(team.get("name") or ""),
+        updated_at=_float(data.get("updated_at")),
+        first_reply_at=_time(data.get("first_reply_created_at")),
     )
 
 
@@ -126,3 +133,22 @@ def agent_from(data: dict) -> Agent:
         role=str(data.get("role") or ""),
         availability_status=str(data.get("availability_status") or "offline"),
     )
+
+
+def _float(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _time(value) -> datetime | None:
+    """Epoch seconds in the API, ISO 8601 in webhooks (C.1, F)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value:
+        return datetime.fromtimestamp(value, tz=UTC)
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None

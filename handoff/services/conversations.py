@@ -6,13 +6,13 @@ conversation states older than the newest one applied are skipped (API-NOTES F.2
 """
 
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from handoff.chatwoot import Conversation
 from handoff.models import Handoff, HandoffEvent
 from handoff.services.lifecycle import handoff_event, handoff_returned
 from leads import services as lead_services
@@ -55,65 +55,25 @@ class SyncResult:
         return cls(True, "; ".join(done)) if done else cls(False, unchanged)
 
 
-@dataclass(frozen=True)
-class Owner:
-    id: int
-    name: str
-
-
-@dataclass(frozen=True)
-class ConversationState:
-    """A conversation as a webhook or GET /conversations/{id} describes it, already parsed."""
-
-    display_id: int | None
-    status: str = ""
-    updated_at: float | None = None
-    labels: list[str] = field(default_factory=list)
-    assignee: Owner | None = None  # a user assignee only (C.4: agent bots are not owners)
-    team: Owner | None = None
-    first_reply_at: datetime | None = None
-
-    @classmethod
-    def from_payload(cls, payload: dict) -> "ConversationState":
-        """A conversation webhook, or GET /conversations/{id} (reconciliation), parsed into what Nexa uses."""
-        meta = payload.get("meta") or {}
-        assignee, team = meta.get("assignee") or {}, meta.get("team") or {}
-        assignee_id = _int(assignee.get("id")) if meta.get("assignee_type") in (None, "User") else None
-        team_id = _int(team.get("id"))
-        return cls(
-            display_id=conversation_display_id(payload),
-            status=str(payload.get("status") or ""),
-            updated_at=_float(payload.get("updated_at")),
-            labels=[str(label) for label in payload.get("labels") or []],
-            assignee=Owner(assignee_id, str(assignee.get("name") or "")) if assignee_id else None,
-            team=Owner(team_id, str(team.get("name") or "")) if team_id else None,
-            first_reply_at=_first_reply_at(payload.get("first_reply_created_at")),
-        )
-
-
-def conversation_display_id(payload: dict) -> int | None:
-    """C.0: conversation events carry the display id as `id`; message events as `conversation.id`."""
-    event = payload.get("event", "")
-    if event.startswith("contact_"):
-        return None
-    return _int((payload.get("conversation") or {}).get("id") if event.startswith("message_") else payload.get("id"))
-
-
-def conversation_state_apply(state: ConversationState) -> SyncResult:
-    """The newest state of a conversation: owner, status (resolution, reopening) and the first reply."""
-    handoff = _handoff_locked(state.display_id)
+def conversation_state_apply(conversation: Conversation) -> SyncResult:
+    """The newest state of a conversation (webhook or poll): owner, status (resolved, reopened), first reply."""
+    handoff = _handoff_locked(conversation.id)
     handoff.chatwoot_heard_at = timezone.now()
     if (
         handoff.chatwoot_updated_at is not None
-        and state.updated_at is not None
-        and state.updated_at <= handoff.chatwoot_updated_at
+        and conversation.updated_at is not None
+        and conversation.updated_at <= handoff.chatwoot_updated_at
     ):
         handoff.save(update_fields=["chatwoot_heard_at"])
         return SyncResult(False, "estado antigo ou repetido: ignorado")
-    changes = [_owner_apply(handoff, state), _status_apply(handoff, state), _first_reply_from(handoff, state)]
-    if state.updated_at is not None:
-        handoff.chatwoot_updated_at = state.updated_at
-    handoff.chatwoot_status = state.status or handoff.chatwoot_status
+    changes = [
+        _owner_apply(handoff, conversation),
+        _status_apply(handoff, conversation),
+        _first_reply_from(handoff, conversation),
+    ]
+    if conversation.updated_at is not None:
+        handoff.chatwoot_updated_at = conversation.updated_at
+    handoff.chatwoot_status = conversation.status or handoff.chatwoot_status
     handoff.save(update_fields=SYNC_FIELDS)
     return SyncResult.of(changes)
 
@@ -133,27 +93,28 @@ def conversation_message_mirror(
     )
 
 
-def conversation_returned(*, state: ConversationState, contact_id: int | None, handoff_id: str = "") -> SyncResult:
+def conversation_returned(*, conversation: Conversation, contact_id: int | None) -> SyncResult:
     """A new conversation of a contact Nexa knows: the lead came back. Nexa's own conversations are no news."""
+    handoff_id = conversation.custom_attributes.get("handoff_id")
     if handoff_id and Handoff.objects.filter(pk=_uuid_or_none(handoff_id)).exists():
         return SyncResult(False, "conversa criada pelo próprio Nexa")
     lead = Lead.objects.select_for_update().filter(chatwoot_contact_id=contact_id).first() if contact_id else None
     if lead is None:
         raise EventIgnored("contato desconhecido")
-    if lead.handoffs.filter(conversation_id=state.display_id).exists():
+    if lead.handoffs.filter(conversation_id=conversation.id).exists():
         return SyncResult(False, "conversa já conhecida")
     if lead.handoffs.active().exists():
         return SyncResult(False, "transferência em andamento: ela vai reaproveitar esta conversa")
     handoff = handoff_returned(
         lead=lead,
         contact_id=contact_id,
-        conversation_id=state.display_id,
-        chatwoot_status=state.status,
-        chatwoot_updated_at=state.updated_at,
+        conversation_id=conversation.id,
+        chatwoot_status=conversation.status,
+        chatwoot_updated_at=conversation.updated_at,
     )
-    _owner_apply(handoff, state)
+    _owner_apply(handoff, conversation)
     handoff.save(update_fields=SYNC_FIELDS)
-    return SyncResult(True, f"lead de volta na conversa {state.display_id}")
+    return SyncResult(True, f"lead de volta na conversa {conversation.id}")
 
 
 def contact_details_apply(*, contact_id, name: str, email: str, phone: str) -> SyncResult:
@@ -197,7 +158,8 @@ def resolution_apply(handoff: Handoff, lead: Lead, outcome: str) -> None:
     handoff_event(handoff, Kind.RESOLVED, f"Resolvida no Chatwoot: {lead.get_status_display()}.")
 
 
-def _status_apply(handoff: Handoff, state: ConversationState) -> str:
+def _status_apply(handoff: Handoff, conversation: Conversation) -> str:
+    status, labels = conversation.status, conversation.labels
     lead = Lead.objects.select_for_update().get(pk=handoff.lead_id)
     latest = Handoff.objects.exclude(state=Handoff.State.CANCELLED).latest_for(lead)
     if latest is None or latest.pk != handoff.pk:
@@ -205,12 +167,12 @@ def _status_apply(handoff: Handoff, state: ConversationState) -> str:
     if handoff.state != Handoff.State.DONE:
         # The lead is not handed off yet: the runner's finish applies the status recorded here (chatwoot_status,
         # and the outcome it implies), so a resolution meanwhile is not lost behind the newer chatwoot_updated_at.
-        handoff.outcome = outcome_for(state.labels) if state.status == "resolved" else ""
-        return "resolvida durante a transferência: aplicada ao concluir" if state.status == "resolved" else ""
-    if state.status == "resolved" and lead.status == Lead.Status.HANDED_OFF:
-        resolution_apply(handoff, lead, outcome_for(state.labels))
+        handoff.outcome = outcome_for(labels) if status == "resolved" else ""
+        return "resolvida durante a transferência: aplicada ao concluir" if status == "resolved" else ""
+    if status == "resolved" and lead.status == Lead.Status.HANDED_OFF:
+        resolution_apply(handoff, lead, outcome_for(labels))
         return f"resolvida → {lead.status}"
-    if state.status in ("open", "pending", "snoozed") and lead.is_closed:
+    if status in ("open", "pending", "snoozed") and lead.is_closed:
         lead.status = Lead.Status.HANDED_OFF
         lead.save(update_fields=["status", "updated_at"])
         handoff.resolved_at, handoff.outcome = None, ""
@@ -219,26 +181,27 @@ def _status_apply(handoff: Handoff, state: ConversationState) -> str:
     return ""
 
 
-def _owner_apply(handoff: Handoff, state: ConversationState) -> str:
+def _owner_apply(handoff: Handoff, conversation: Conversation) -> str:
     if handoff.state != Handoff.State.DONE:
         # The assignment step reads a set assignee or team as its own work done; until the handoff is done, the
         # owner is Nexa's to set. Chatwoot's later conversation events carry the owner again.
         return ""
     changes = []
-    if state.assignee and state.assignee.id != handoff.assignee_id:
-        handoff.assignee_id, handoff.assignee_name = state.assignee.id, state.assignee.name
+    if conversation.assignee_id and conversation.assignee_id != handoff.assignee_id:  # a user (C.4), not a bot
+        handoff.assignee_id, handoff.assignee_name = conversation.assignee_id, conversation.assignee_name
         changes.append(f"agente: {handoff.assignee_name}")
-    if state.team and state.team.id != handoff.team_id:
-        handoff.team_id, handoff.team_name = state.team.id, state.team.name
+    if conversation.team_id and conversation.team_id != handoff.team_id:
+        handoff.team_id, handoff.team_name = conversation.team_id, conversation.team_name
         changes.append(f"time: {handoff.team_name}")
     if changes:
         handoff_event(handoff, Kind.OWNER, f"No Chatwoot, {', '.join(changes)}.", agent_id=handoff.assignee_id)
     return "; ".join(changes)
 
 
-def _first_reply_from(handoff: Handoff, state: ConversationState) -> str:
+def _first_reply_from(handoff: Handoff, conversation: Conversation) -> str:
     """A conversation's first_reply_created_at also tells the first reply."""
-    return _first_reply(handoff, state.first_reply_at, handoff.assignee_name) if state.first_reply_at else ""
+    when = conversation.first_reply_at
+    return _first_reply(handoff, when, handoff.assignee_name) if when else ""
 
 
 def _first_reply(handoff: Handoff, when: datetime, agent_name: str) -> str:
@@ -287,27 +250,6 @@ def _handoff_locked(display_id: int | None) -> Handoff:
     if handoff is None:
         raise EventIgnored("conversa desconhecida")
     return handoff
-
-
-def _first_reply_at(raw) -> datetime | None:
-    """ISO in webhooks, epoch seconds in the API."""
-    if isinstance(raw, int | float) and not isinstance(raw, bool) and raw:
-        return datetime.fromtimestamp(raw, tz=UTC)
-    return parse_datetime(raw) if isinstance(raw, str) and raw else None
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _uuid_or_none(value):

@@ -14,7 +14,7 @@ from handoff.models import Handoff, HandoffEvent, RoutingRule
 from handoff.notes import escalation_marker, liquid_safe
 from handoff.routing import routing_decide
 from handoff.services.chatwoot import CHATWOOT_UNAVAILABLE, chatwoot_for
-from handoff.services.conversations import ConversationState, conversation_state_apply
+from handoff.services.conversations import conversation_state_apply
 from handoff.services.lifecycle import handoff_event
 from handoff.throttle import ChatwootDeferred
 from leads.models import Lead
@@ -172,7 +172,7 @@ def handoffs_reconcile(now=None) -> int:
     polled = 0
     for handoff in _quiet(now):
         try:
-            payload = chatwoot_for(step="reconcile", handoff=handoff).conversation_payload(handoff.conversation_id)
+            conversation = chatwoot_for(step="reconcile", handoff=handoff).conversation_get(handoff.conversation_id)
         except (ChatwootConfigurationError, ChatwootDeferred):
             break  # not configured, or Chatwoot asked everyone to wait (or the budget is spent): the next run goes on
         except ChatwootNotFound:
@@ -184,7 +184,7 @@ def handoffs_reconcile(now=None) -> int:
             continue
         with transaction.atomic():
             # The same rules as a webhook about this conversation.
-            result = conversation_state_apply(ConversationState.from_payload(payload))
+            result = conversation_state_apply(conversation)
         if result.changed:
             handoff_event(handoff, Kind.RECONCILE, f"Conferida no Chatwoot: {result.message}.")
         polled += 1
