@@ -29,6 +29,7 @@ COPY leads ./leads
 COPY handoff ./handoff
 COPY dashboard ./dashboard
 COPY templates ./templates
+COPY locale ./locale
 COPY deploy/healthcheck.py ./deploy/healthcheck.py
 
 # Production settings refuse to load without a strong key, so collectstatic gets a throwaway one that lives only

@@ -1,8 +1,9 @@
 """Dashboard app configuration."""
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DashboardConfig(AppConfig):
     name = "dashboard"
-    verbose_name = "Painel"
+    verbose_name = _("Dashboard")

@@ -4,20 +4,21 @@ from datetime import date, timedelta
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from dashboard.selectors import Period, teams_known
 
 MAX_DAYS = 366
-RANGES = (("today", "Hoje"), ("7d", "Últimos 7 dias"), ("30d", "Últimos 30 dias"), ("custom", "Personalizado"))
+RANGES = (("today", _("Today")), ("7d", _("Last 7 days")), ("30d", _("Last 30 days")), ("custom", _("Custom")))
 RANGE_DAYS = {"today": 1, "7d": 7, "30d": 30}
 
 
 def period_validate(first_day: date, last_day: date) -> None:
     """The errors a custom period can have, worded for the form and the API alike."""
     if first_day > last_day:
-        raise forms.ValidationError("A data inicial deve ser anterior ou igual à final.", code="order")
+        raise forms.ValidationError(_("The start date must be on or before the end date."), code="order")
     if (last_day - first_day).days >= MAX_DAYS:
-        raise forms.ValidationError(f"Escolha no máximo {MAX_DAYS} dias.", code="too_long")
+        raise forms.ValidationError(_("Choose at most {days} days.").format(days=MAX_DAYS), code="too_long")
 
 
 def period_recent(days: int, team_id: int | None = None) -> Period:
@@ -26,20 +27,20 @@ def period_recent(days: int, team_id: int | None = None) -> Period:
 
 
 class PeriodForm(forms.Form):
-    range = forms.ChoiceField(label="Período", choices=RANGES, required=False, initial="30d")
-    start = forms.DateField(label="De", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="Até", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    team = forms.TypedChoiceField(label="Time", required=False, coerce=int, empty_value=None)
+    range = forms.ChoiceField(label=_("Period"), choices=RANGES, required=False, initial="30d")
+    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    team = forms.TypedChoiceField(label=_("Team"), required=False, coerce=int, empty_value=None)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["team"].choices = [("", "Todos os times"), *teams_known()]
+        self.fields["team"].choices = [("", _("All teams")), *teams_known()]
 
     def clean(self):
         data = super().clean()
         if data.get("range") == "custom":
             if not data.get("start") or not data.get("end"):
-                raise forms.ValidationError("Informe as duas datas do período personalizado.", code="required")
+                raise forms.ValidationError(_("Enter both dates of the custom period."), code="required")
             period_validate(data["start"], data["end"])
         return data
 

@@ -1,6 +1,8 @@
 """Metrics as a manager reads them: pt-BR numbers, percentages and durations, charts, CSV rows."""
 
 from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from dashboard import charts
 from leads.models import Lead
@@ -33,12 +35,15 @@ def cards(metrics: dict) -> list[tuple[str, str]]:
     leads, health = metrics["leads"], metrics["health"]
     funnel = {step["step"]: step for step in metrics["funnel"]}
     return [
-        ("Leads no período", number_format(leads["total"], force_grouping=True)),
-        (f"Taxa de qualificação (nota ≥ {metrics['threshold']})", percent(leads["qualification_rate"])),
-        ("Transferidos ao Chatwoot", number_format(funnel["handed_off"]["count"], force_grouping=True)),
-        ("Convertidos", number_format(funnel["converted"]["count"], force_grouping=True)),
-        ("Transferências pendentes", number_format(health["queued"] + health["in_progress"], force_grouping=True)),
-        ("Transferências com falha", number_format(health["failed"], force_grouping=True)),
+        (_("Leads in the period"), number_format(leads["total"], force_grouping=True)),
+        (
+            _("Qualification rate (score ≥ {threshold})").format(threshold=metrics["threshold"]),
+            percent(leads["qualification_rate"]),
+        ),
+        (_("Handed off to Chatwoot"), number_format(funnel["handed_off"]["count"], force_grouping=True)),
+        (pgettext_lazy("lead count", "Converted"), number_format(funnel["converted"]["count"], force_grouping=True)),
+        (_("Pending handoffs"), number_format(health["queued"] + health["in_progress"], force_grouping=True)),
+        (_("Failed handoffs"), number_format(health["failed"], force_grouping=True)),
     ]
 
 
@@ -47,15 +52,17 @@ def charts_for(metrics: dict) -> dict:
     every = max(1, len(daily) // 10)
     return {
         "status": charts.bars(
-            "Leads por situação",
+            _("Leads by status"),
             [(STATUS_LABELS[s], n, number_format(n, force_grouping=True)) for s, n in leads["by_status"].items()],
             chart_id="chart-status",
         ),
         "scores": charts.columns(
-            "Leads por nota (1 a 10)", [(score, n) for score, n in leads["by_score"].items()], chart_id="chart-scores"
+            _("Leads by score (1 to 10)"),
+            [(score, n) for score, n in leads["by_score"].items()],
+            chart_id="chart-scores",
         ),
         "funnel": charts.bars(
-            "Funil: de lead a convertido",
+            _("Funnel: from lead to converted"),
             [
                 (step["label"], step["count"], f"{step['count']} ({percent(step['rate_from_leads'])})")
                 for step in metrics["funnel"]
@@ -63,13 +70,13 @@ def charts_for(metrics: dict) -> dict:
             chart_id="chart-funnel",
         ),
         "leads_daily": charts.columns(
-            "Leads por dia",
+            _("Leads per day"),
             [(date_format(row["day"], "d/m"), row["leads"]) for row in daily],
             chart_id="chart-leads-daily",
             label_every=every,
         ),
         "handoffs_daily": charts.columns(
-            "Transferências por dia",
+            _("Handoffs per day"),
             [(date_format(row["day"], "d/m"), row["handoffs"]) for row in daily],
             chart_id="chart-handoffs-daily",
             label_every=every,
@@ -105,28 +112,29 @@ def agent_rows(agents: list[dict]) -> list[dict]:
     ]
 
 
+# The CSV headers follow the viewer's language like the page; in pt-BR (the default) they are what they always were.
 AGENT_COLUMNS = (
-    ("agent_id", "id do agente"),
-    ("name", "agente"),
-    ("handled", "conversas"),
-    ("resolved", "resolvidas"),
-    ("converted", "convertidas"),
-    ("lost", "perdidas"),
-    ("conversion_rate", "taxa de conversão"),
-    ("avg_resolution_hours", "horas até resolver (média)"),
-    ("first_reply_p50_seconds", "primeira resposta p50 (s)"),
-    ("first_reply_p90_seconds", "primeira resposta p90 (s)"),
-    ("sla_met", "dentro da meta"),
-    ("sla_due", "com meta vencida ou cumprida"),
-    ("sla_attainment", "meta de resposta cumprida"),
-    ("escalations", "escalonamentos"),
+    ("agent_id", _("agent id")),
+    ("name", _("agent")),
+    ("handled", _("conversations")),
+    ("resolved", _("resolved")),
+    ("converted", _("converted")),
+    ("lost", _("lost")),
+    ("conversion_rate", _("conversion rate")),
+    ("avg_resolution_hours", _("hours to resolve (average)")),
+    ("first_reply_p50_seconds", _("first reply p50 (s)")),
+    ("first_reply_p90_seconds", _("first reply p90 (s)")),
+    ("sla_met", _("within target")),
+    ("sla_due", _("target passed or met")),
+    ("sla_attainment", _("reply target met")),
+    ("escalations", _("escalations")),
 )
 FUNNEL_COLUMNS = (
-    ("step", "etapa"),
-    ("label", "nome"),
-    ("count", "leads"),
-    ("rate_from_previous", "da etapa anterior"),
-    ("rate_from_leads", "do total"),
+    ("step", _("step")),
+    ("label", _("name")),
+    ("count", _("leads")),
+    ("rate_from_previous", _("from the previous step")),
+    ("rate_from_leads", _("of the total")),
 )
 
 
@@ -138,12 +146,12 @@ def _csv_number(value):
 
 
 def agent_csv_rows(agents: list[dict]):
-    yield [title for _, title in AGENT_COLUMNS]
+    yield [title for _key, title in AGENT_COLUMNS]
     for agent in agents:
-        yield [_csv_number(agent[key]) for key, _ in AGENT_COLUMNS]
+        yield [_csv_number(agent[key]) for key, _title in AGENT_COLUMNS]
 
 
 def funnel_csv_rows(funnel: list[dict]):
-    yield [title for _, title in FUNNEL_COLUMNS]
+    yield [title for _key, title in FUNNEL_COLUMNS]
     for step in funnel:
-        yield [_csv_number(step[key]) for key, _ in FUNNEL_COLUMNS]
+        yield [_csv_number(step[key]) for key, _title in FUNNEL_COLUMNS]

@@ -6,6 +6,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from dashboard import presenters
 from dashboard.forms import PeriodForm
@@ -26,7 +27,7 @@ def dashboard(request):
     context = {
         **admin.site.each_context(request),
         "is_nav_sidebar_enabled": False,  # the charts want the page's whole width
-        "title": "Painel de leads e transferências",
+        "title": _("Leads and handoffs dashboard"),
         "form": form,
         "period": period,
         "metrics": metrics,

@@ -4,13 +4,14 @@ import logging
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 logger = logging.getLogger(__name__)
 
 
 class HandoffConfig(AppConfig):
     name = "handoff"
-    verbose_name = "Transferências para o Chatwoot"
+    verbose_name = _("Handoffs to Chatwoot")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

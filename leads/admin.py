@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.contrib.admin import ShowFacets
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from leads import exports, selectors, services
 from leads.forms import LeadAdminForm
@@ -14,15 +15,15 @@ from nexa.paginators import EstimatedCountPaginator
 
 
 class ScoreBandFilter(admin.SimpleListFilter):
-    title = "nota"
+    title = _("score")
     parameter_name = "score"
 
     def lookups(self, request, model_admin):
         threshold = settings.HANDOFF_SCORE_THRESHOLD
         return [
-            ("none", "Sem nota"),
-            ("qualified", f"Qualificado (≥ {threshold})"),
-            ("below", f"Abaixo de {threshold}"),
+            ("none", _("No score")),
+            ("qualified", _("Qualified (≥ {threshold})").format(threshold=threshold)),
+            ("below", _("Below {threshold}").format(threshold=threshold)),
             ("1-3", "1–3"),
             ("4-6", "4–6"),
             ("7-8", "7–8"),
@@ -50,7 +51,7 @@ class LeadAdmin(admin.ModelAdmin):
     list_display = ("name", "phone_display", "qualification_score", "status", "created_at")
     list_filter = ("status", ScoreBandFilter, ("created_at", admin.DateFieldListFilter))
     search_fields = ("name", "email", "interest")
-    search_help_text = "Nome, e-mail, interesse ou telefone em qualquer formato."
+    search_help_text = _("Name, email, interest or phone in any format.")
     ordering = ("-created_at", "-id")
     list_per_page = 50
     show_full_result_count = False
@@ -61,20 +62,20 @@ class LeadAdmin(admin.ModelAdmin):
     readonly_fields = ("id", "created_at", "updated_at", "closed_at", "transcript")
     fieldsets = (
         (None, {"fields": ("id", "name", "phone", "email", "interest", "qualification_score", "status")}),
-        ("Atlas e Chatwoot", {"fields": ("external_id", "chatwoot_contact_id", "chatwoot_conversation_id")}),
-        ("Datas", {"fields": ("created_at", "updated_at", "closed_at")}),
-        ("Conversa com o bot", {"fields": ("transcript",)}),
+        (_("Atlas and Chatwoot"), {"fields": ("external_id", "chatwoot_contact_id", "chatwoot_conversation_id")}),
+        (_("Dates"), {"fields": ("created_at", "updated_at", "closed_at")}),
+        (_("Bot conversation"), {"fields": ("transcript",)}),
     )
 
-    @admin.display(description="telefone", ordering="phone")
+    @admin.display(description=_("phone"), ordering="phone")
     def phone_display(self, lead: Lead) -> str:
         return lead.phone_formatted
 
-    @admin.display(description="transcrição")
+    @admin.display(description=_("transcript"))
     def transcript(self, lead: Lead) -> str:
         messages = selectors.lead_transcript(lead=lead) if lead.pk else []
         if not messages:
-            return "Nenhuma mensagem."
+            return _("No messages.")
         rows = format_html_join(
             "",
             '<tr><td style="white-space:nowrap">{}</td><td><strong>{}</strong></td>'
@@ -101,7 +102,7 @@ class LeadAdmin(admin.ModelAdmin):
             return super().get_search_results(request, queryset, search_term)
         return queryset.filter(phone_identity=phone.identity), False
 
-    @admin.action(description="Exportar selecionados para CSV", permissions=["view"])
+    @admin.action(description=_("Export selected to CSV"), permissions=["view"])
     def export_csv(self, request, queryset):
         return exports.leads_csv_response(queryset)
 
@@ -141,6 +142,6 @@ class MessageAdmin(admin.ModelAdmin):
     show_facets = ShowFacets.NEVER
     ordering = ("-created_at", "-id")
 
-    @admin.display(description="mensagem")
+    @admin.display(description=_("message"))
     def short_content(self, message: Message) -> str:
         return message.content[:80]

@@ -1,11 +1,12 @@
 """Leads app configuration."""
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class LeadsConfig(AppConfig):
     name = "leads"
-    verbose_name = "Leads"
+    verbose_name = _("Leads")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

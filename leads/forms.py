@@ -1,6 +1,7 @@
 """Admin form for leads: the phone is normalised and checked against its 9th-digit twin."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from leads.models import Lead
 from leads.phones import InvalidPhone, phone_parse
@@ -28,5 +29,7 @@ class LeadAdminForm(forms.ModelForm):
             raise forms.ValidationError(str(err)) from err
         twins = Lead.objects.filter(phone_identity=phone.identity).exclude(pk=self.instance.pk)
         if twins.exists():
-            raise forms.ValidationError("Outro lead já tem este telefone (ou o mesmo número com/sem o 9).")
+            raise forms.ValidationError(
+                _("Another lead already has this phone (or the same number with/without the 9).")
+            )
         return phone.e164

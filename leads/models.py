@@ -6,6 +6,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from leads.phones import phone_display, phone_identity
 
@@ -14,11 +16,11 @@ MESSAGE_MAX_CHARS = 64 * 1024
 
 class LeadStatus(models.TextChoices):
     # The stored values are the seed's: its dashboard SQL filters on them.
-    NOVO = "novo", "Novo"
-    QUALIFICADO = "qualificado", "Qualificado"
-    HANDED_OFF = "handed_off", "Em atendimento"
-    CONVERTIDO = "convertido", "Convertido"
-    PERDIDO = "perdido", "Perdido"
+    NOVO = "novo", _("New")
+    QUALIFICADO = "qualificado", _("Qualified")
+    HANDED_OFF = "handed_off", _("With an agent")
+    CONVERTIDO = "convertido", _("Converted")
+    PERDIDO = "perdido", _("Lost")
 
 
 class Lead(models.Model):
@@ -28,38 +30,43 @@ class Lead(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     external_id = models.CharField(  # noqa: DJ001 NULL, not "", so that unique applies only when present
-        "id no Atlas", max_length=64, null=True, blank=True, help_text="O id do lead no Atlas Nexa, quando enviado."
+        _("Atlas id"),
+        max_length=64,
+        null=True,
+        blank=True,
+        help_text=_("The lead's id in Atlas Nexa, when sent."),
     )
-    name = models.CharField("nome", max_length=255, blank=True)
+    name = models.CharField(_("name"), max_length=255, blank=True)
     phone = models.CharField(
-        "telefone",
+        _("phone"),
         max_length=20,
         unique=True,
-        help_text="Formato E.164, como o WhatsApp do lead informa. Aceita qualquer formato ao salvar.",
+        help_text=_("E.164 format, as the lead's WhatsApp reports it. Any format is accepted when saving."),
     )
     phone_identity = models.CharField(
         max_length=20,
         unique=True,
         editable=False,
-        help_text="Igual para um celular com e sem o 9: as duas grafias encontram o mesmo lead.",
+        help_text=_("The same for a mobile number with and without the 9: both spellings find the same lead."),
     )
-    email = models.EmailField("e-mail", blank=True)
-    interest = models.CharField("interesse", max_length=500, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    interest = models.CharField(_("interest"), max_length=500, blank=True)
     qualification_score = models.PositiveSmallIntegerField(
-        "nota",
+        _("score"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(10)],
-        help_text="Qualificação dada pelo Atlas Nexa, de 1 a 10.",
+        help_text=_("Qualification given by Atlas Nexa, from 1 to 10."),
     )
-    status = models.CharField("situação", max_length=20, choices=LeadStatus.choices, default=LeadStatus.NOVO)
-    chatwoot_contact_id = models.BigIntegerField("contato no Chatwoot", null=True, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=LeadStatus.choices, default=LeadStatus.NOVO)
+    chatwoot_contact_id = models.BigIntegerField(_("Chatwoot contact"), null=True, blank=True)
     chatwoot_conversation_id = models.BigIntegerField(
-        "conversa no Chatwoot", null=True, blank=True, help_text="O número da conversa exibido no Chatwoot."
+        _("Chatwoot conversation"), null=True, blank=True, help_text=_("The conversation number shown in Chatwoot.")
     )
-    created_at = models.DateTimeField("criado em", default=timezone.now, editable=False)
-    updated_at = models.DateTimeField("atualizado em", auto_now=True)
-    closed_at = models.DateTimeField("encerrado em", null=True, blank=True)
+    # Portuguese gives "created at" and "updated at" the gender of what they describe: a lead is masculine.
+    created_at = models.DateTimeField(pgettext_lazy("lead", "created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(pgettext_lazy("lead", "updated at"), auto_now=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at", "-id")
@@ -86,7 +93,8 @@ class Lead(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name or 'Sem nome'} ({self.phone_formatted})"
+        name = self.name or _("No name")
+        return f"{name} ({self.phone_formatted})"
 
     def save(self, *args, **kwargs) -> None:
         # Derived fields are kept here so that every write path (API, admin, shell) agrees.
@@ -110,21 +118,21 @@ class Lead(models.Model):
 
 class BotConversation(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Ativa"
-        HANDED_OFF = "handed_off", "Transferida"
-        CLOSED = "closed", "Encerrada"
+        ACTIVE = "active", _("Active")
+        HANDED_OFF = "handed_off", _("Handed off")
+        CLOSED = "closed", _("Closed")
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="conversations")
-    status = models.CharField("situação", max_length=20, choices=Status.choices, default=Status.ACTIVE)
-    started_at = models.DateTimeField("iniciada em", default=timezone.now, editable=False)
-    last_message_at = models.DateTimeField("última mensagem", null=True, blank=True)
-    messages_count = models.PositiveIntegerField("mensagens", default=0)
-    handoff_at = models.DateTimeField("transferida em", null=True, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now, editable=False)
+    last_message_at = models.DateTimeField(_("last message"), null=True, blank=True)
+    messages_count = models.PositiveIntegerField(_("messages"), default=0)
+    handoff_at = models.DateTimeField(_("handed off at"), null=True, blank=True)
 
     class Meta:
         ordering = ("-started_at", "-id")
-        verbose_name = "conversa com o bot"
-        verbose_name_plural = "conversas com o bot"
+        verbose_name = _("bot conversation")
+        verbose_name_plural = _("bot conversations")
         constraints = [
             # A lead talks to the bot in one open conversation at a time.
             models.UniqueConstraint(
@@ -134,32 +142,32 @@ class BotConversation(models.Model):
         indexes = [models.Index(fields=["lead", "started_at"], name="botconv_lead_started_idx")]
 
     def __str__(self) -> str:
-        return f"Conversa {self.pk} ({self.get_status_display()})"
+        return _("Conversation {id} ({status})").format(id=self.pk, status=self.get_status_display())
 
 
 class Message(models.Model):
     class Sender(models.TextChoices):
-        BOT = "bot", "Bot"
-        LEAD = "lead", "Lead"
-        AGENT = "agent", "Agente"
+        BOT = "bot", _("Bot")
+        LEAD = "lead", _("Lead")
+        AGENT = "agent", _("Agent")
 
     conversation = models.ForeignKey(
-        BotConversation, on_delete=models.CASCADE, related_name="messages", verbose_name="conversa"
+        BotConversation, on_delete=models.CASCADE, related_name="messages", verbose_name=_("conversation")
     )
-    sender = models.CharField("remetente", max_length=10, choices=Sender.choices)
-    content = models.TextField("conteúdo", max_length=MESSAGE_MAX_CHARS)
-    created_at = models.DateTimeField("enviada em")
+    sender = models.CharField(_("sender"), max_length=10, choices=Sender.choices)
+    content = models.TextField(_("content"), max_length=MESSAGE_MAX_CHARS)
+    created_at = models.DateTimeField(_("sent at"))
     external_id = models.CharField(  # noqa: DJ001 NULL, not "", so that unique applies only when present
         max_length=128,
         null=True,
         blank=True,
-        help_text="O id da mensagem no remetente; uma repetição no mesmo lead é ignorada.",
+        help_text=_("The message's id at its sender; a repeat within the same lead is ignored."),
     )
 
     class Meta:
         ordering = ("created_at", "id")
-        verbose_name = "mensagem"
-        verbose_name_plural = "mensagens"
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         constraints = [
             # Scoped to the conversation: ids are the sender's, and two leads' senders may reuse them.
             models.UniqueConstraint(

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
@@ -9,7 +10,7 @@ from nexa import health
 
 admin.site.site_header = "Nexa"
 admin.site.site_title = "Nexa"
-admin.site.index_title = "Leads e transferências"
+admin.site.index_title = _("Leads and handoffs")
 
 handler404 = "nexa.errors.page_not_found"
 handler500 = "nexa.errors.server_error"

@@ -2,6 +2,8 @@
 
 from django.conf import settings
 from django.db.models import Count, Q, Sum
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from dashboard.selectors.period import Period, handoffs_in, leads_in, per_local_day, ratio
 from handoff.models import Handoff
@@ -78,12 +80,13 @@ def funnel_handoff_counts(period: Period) -> dict:
 
 def funnel_build(leads: dict, handoffs: dict) -> list[dict]:
     """leads → qualified → handed off → first human reply → converted, each with its rate from the step before."""
+    # The labels are shown on the dashboard, in the viewer's language; "lead count" words are plural in Portuguese.
     steps = [
-        ("leads", "Leads", leads["total"]),
-        ("qualified", "Qualificados", leads["qualified"]),
-        ("handed_off", "Transferidos", handoffs["handed_off"]),
-        ("replied", "Primeira resposta humana", handoffs["replied"]),
-        ("converted", "Convertidos", leads["by_status"][Lead.Status.CONVERTIDO]),
+        ("leads", _("Leads"), leads["total"]),
+        ("qualified", pgettext_lazy("lead count", "Qualified"), leads["qualified"]),
+        ("handed_off", pgettext_lazy("lead count", "Handed off"), handoffs["handed_off"]),
+        ("replied", _("First human reply"), handoffs["replied"]),
+        ("converted", pgettext_lazy("lead count", "Converted"), leads["by_status"][Lead.Status.CONVERTIDO]),
     ]
     funnel, previous = [], None
     for key, label, count in steps:

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
+from django.utils.translation import ngettext_lazy
 
 from handoff import services
 from handoff.services.chatwoot import CHATWOOT_UNAVAILABLE
@@ -52,7 +53,7 @@ class BulkOperation:
 
     permission: str
     run: Callable[[Any, Any], object]  # (object, the acting user)
-    done: str  # the success message, with {count}
+    done: str  # the success message, with {count}: ngettext_lazy(singular, plural, "count")
 
     def action(self, description: str, *, title: str, question: str, pick: Callable[[Any], Any] | None = None):
         """The admin action: confirm first, then `run` on each selected object, or on what `pick` finds for it."""
@@ -73,12 +74,12 @@ class BulkOperation:
 HANDOFF_RETRY = BulkOperation(
     "retry_handoff",
     lambda handoff, user: services.handoff_retry(handoff=handoff, user=user),
-    "{count} transferência(s) de volta à fila.",
+    ngettext_lazy("{count} handoff back in the queue.", "{count} handoffs back in the queue.", "count"),
 )
 HANDOFF_CANCEL = BulkOperation(
     "cancel_handoff",
     lambda handoff, user: services.handoff_cancel(handoff=handoff, user=user),
-    "{count} transferência(s) cancelada(s).",
+    ngettext_lazy("{count} handoff cancelled.", "{count} handoffs cancelled.", "count"),
 )
 
 

@@ -1,6 +1,8 @@
 """Chatwoot webhook deliveries as stored, with reprocessing."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from handoff import services
 from handoff.admin.base import BulkOperation, ReadOnlyAdmin
@@ -10,7 +12,7 @@ from nexa.paginators import EstimatedCountPaginator
 WEBHOOK_REPROCESS = BulkOperation(
     "reprocess",
     lambda delivery, user: services.webhook_reprocess(delivery=delivery),
-    "{count} entrega(s) reprocessada(s).",
+    ngettext_lazy("{count} delivery reprocessed.", "{count} deliveries reprocessed.", "count"),
 )
 
 
@@ -28,5 +30,5 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         return request.user.has_perm("handoff.reprocess_webhookdelivery")
 
     reprocess = WEBHOOK_REPROCESS.action(
-        "Reprocessar", title="Reprocessar", question="Processar de novo estas entregas?"
+        _("Reprocess"), title=_("Reprocess"), question=_("Process these deliveries again?")
     )

@@ -1,6 +1,7 @@
 """Handoffs as records: state, attempts, the event timeline and the Chatwoot calls made; retry and cancel."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from handoff.admin.base import HANDOFF_CANCEL, HANDOFF_RETRY, HandoffPermissions, ReadOnlyAdmin
 from handoff.admin.calls import ChatwootCallInline
@@ -29,5 +30,5 @@ class HandoffAdmin(HandoffPermissions, ReadOnlyAdmin):
     inlines = (HandoffEventInline, ChatwootCallInline)
     readonly_fields = [field.name for field in Handoff._meta.fields]
 
-    retry = HANDOFF_RETRY.action("Repetir as que falharam", title="Repetir", question="Repetir estas transferências?")
-    cancel = HANDOFF_CANCEL.action("Cancelar", title="Cancelar", question="Cancelar estas transferências?")
+    retry = HANDOFF_RETRY.action(_("Retry the failed ones"), title=_("Retry"), question=_("Retry these handoffs?"))
+    cancel = HANDOFF_CANCEL.action(_("Cancel"), title=_("Cancel"), question=_("Cancel these handoffs?"))

@@ -3,6 +3,8 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from handoff import services
 from handoff.admin.base import (
@@ -21,7 +23,7 @@ from leads.models import Lead
 HANDOFF_TRIGGER = BulkOperation(
     "trigger_handoff",
     lambda lead, user: services.handoff_trigger_admin(lead=lead, user=user),
-    "{count} transferência(s) na fila.",
+    ngettext_lazy("{count} handoff queued.", "{count} handoffs queued.", "count"),
 )
 
 
@@ -45,26 +47,26 @@ class LeadHandoffAdmin(HandoffPermissions, LeadAdmin):
     fieldsets = (*LeadAdmin.fieldsets, ("Chatwoot", {"fields": ("handoff_timeline",)}))
 
     handoff_now = HANDOFF_TRIGGER.action(
-        "Transferir para o Chatwoot agora",
-        title="Transferir agora",
-        question="Transferir estes leads agora, mesmo abaixo da nota mínima?",
+        _("Hand off to Chatwoot now"),
+        title=_("Hand off now"),
+        question=_("Hand these leads off now, even below the minimum score?"),
     )
 
     handoff_retry = HANDOFF_RETRY.action(
-        "Repetir transferência que falhou",
-        title="Repetir transferência",
-        question="Repetir a última transferência que falhou destes leads? Ela continua de onde parou.",
+        _("Retry failed handoff"),
+        title=_("Retry handoff"),
+        question=_("Retry these leads' last failed handoff? It resumes where it stopped."),
         pick=lambda lead: Handoff.objects.filter(state=Handoff.State.FAILED).latest_for(lead),
     )
 
-    @admin.action(description="Reatribuir no Chatwoot…", permissions=["reassign_handoff"])
+    @admin.action(description=_("Reassign in Chatwoot…"), permissions=["reassign_handoff"])
     def handoff_reassign(self, request, queryset):
         if request.POST.get("post") != "yes":
             return self.reassign_page(request, queryset)
         try:
             agent_id, team_id = chosen_id(request.POST.get("agent_id")), chosen_id(request.POST.get("team_id"))
         except ValueError:
-            return self.reassign_page(request, queryset, error="Escolha o agente e o time na lista.")
+            return self.reassign_page(request, queryset, error=_("Pick the agent and the team from the list."))
         done_handoffs = Handoff.objects.filter(state=Handoff.State.DONE)
         done = [h for h in (done_handoffs.latest_for(lead) for lead in queryset) if h]
         apply_each(
@@ -72,7 +74,7 @@ class LeadHandoffAdmin(HandoffPermissions, LeadAdmin):
             request,
             done,
             lambda h: services.handoff_reassign(handoff=h, user=request.user, agent_id=agent_id, team_id=team_id),
-            "{count} conversa(s) reatribuída(s).",
+            ngettext_lazy("{count} conversation reassigned.", "{count} conversations reassigned.", "count"),
         )
         return None
 
@@ -81,47 +83,49 @@ class LeadHandoffAdmin(HandoffPermissions, LeadAdmin):
         try:
             agents, teams = services.reassign_choices()
         except CHATWOOT_UNAVAILABLE as err:
-            self.message_user(request, f"Não foi possível listar agentes do Chatwoot: {err}", messages.ERROR)
+            self.message_user(request, _("Could not list Chatwoot's agents: {error}").format(error=err), messages.ERROR)
             return None
         return confirmation_page(
             self,
             request,
             queryset,
-            title="Reatribuir no Chatwoot",
-            question="Para quem vão estes leads?",
+            title=_("Reassign in Chatwoot"),
+            question=_("Who should these leads go to?"),
             extra={"agents": agents, "teams": teams, "reassign": True, "error": error},
         )
 
     handoff_cancel = HANDOFF_CANCEL.action(
-        "Cancelar transferência",
-        title="Cancelar transferência",
-        question="Cancelar a transferência em andamento destes leads?",
+        _("Cancel handoff"),
+        title=_("Cancel handoff"),
+        question=_("Cancel these leads' handoff in progress?"),
         pick=lambda lead: Handoff.objects.active().latest_for(lead),
     )
 
-    @admin.display(description="transferências")
+    @admin.display(description=_("handoffs"))
     def handoff_timeline(self, lead: Lead) -> str:
         handoffs = list(lead.handoffs.order_by("-created_at").prefetch_related("events")[:5]) if lead.pk else []
         if not handoffs:
-            return "Nenhuma transferência."
+            return _("No handoffs.")
         return format_html_join("", "{}", ((handoff_card(handoff),) for handoff in handoffs))
 
 
 def handoff_card(handoff: Handoff) -> str:
     link = (
-        format_html(' · <a href="{}" target="_blank" rel="noopener">abrir no Chatwoot</a>', handoff.conversation_url)
+        format_html(
+            ' · <a href="{}" target="_blank" rel="noopener">{}</a>', handoff.conversation_url, _("open in Chatwoot")
+        )
         if handoff.conversation_url
         else ""
     )
     routing = handoff.routing or {}
+    candidates = ", ".join(c["name"] for c in routing.get("candidates", []))
     decision = (
         format_html(
-            "<div>Roteamento: {} — {} {}</div>",
+            "<div>{}: {} — {} {}</div>",
+            _("Routing"),
             routing.get("rule", ""),
             routing.get("reason", ""),
-            f"(candidatos: {', '.join(c['name'] for c in routing.get('candidates', []))})"
-            if routing.get("candidates")
-            else "",
+            _("(candidates: {names})").format(names=candidates) if routing.get("candidates") else "",
         )
         if routing
         else ""
@@ -132,10 +136,12 @@ def handoff_card(handoff: Handoff) -> str:
         ((f"{timezone.localtime(e.created_at):%d/%m %H:%M:%S}", e.message) for e in handoff.events.all()),
     )
     return format_html(
-        '<div style="margin-bottom:1em"><strong>{}</strong> · {} · tentativas: {} · agente: {}{}{}<ul>{}</ul></div>',
+        '<div style="margin-bottom:1em"><strong>{}</strong> · {} · {}: {} · {}: {}{}{}<ul>{}</ul></div>',
         handoff.get_state_display(),
         handoff.get_trigger_display(),
+        _("attempts"),
         handoff.attempts,
+        _("agent"),
         handoff.assignee_name or "—",
         link,
         decision,

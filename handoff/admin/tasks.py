@@ -1,6 +1,7 @@
 """Django-q2's task admins, with resubmitting behind the change permission."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 from django_q import admin as django_q_admin
 from django_q.models import Failure, Success
 
@@ -8,7 +9,7 @@ from django_q.models import Failure, Success
 # change, so it needs the change permission like every other action here.
 
 
-@admin.action(description="Reenviar as tarefas selecionadas para a fila", permissions=["change"])
+@admin.action(description=_("Resubmit the selected tasks to the queue"), permissions=["change"])
 def resubmit_task(modeladmin, request, queryset):
     return django_q_admin.resubmit_task(modeladmin, request, queryset)
 

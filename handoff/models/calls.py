@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from handoff.models.handoff import Handoff
 
@@ -10,20 +11,20 @@ class ChatwootCall(models.Model):
     """One row per Chatwoot request: the request without headers (the token lives only there)."""
 
     handoff = models.ForeignKey(Handoff, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls")
-    step = models.CharField("etapa", max_length=40, blank=True)
+    step = models.CharField(_("step"), max_length=40, blank=True)
     method = models.CharField(max_length=10)
     path = models.CharField(max_length=500)
     status = models.PositiveSmallIntegerField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField("duração (ms)")
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
     request = models.JSONField(null=True, blank=True)
     response = models.TextField(blank=True)
-    error_class = models.CharField("erro", max_length=60, blank=True)
+    error_class = models.CharField(_("error"), max_length=60, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ("-created_at", "-id")
-        verbose_name = "chamada ao Chatwoot"
-        verbose_name_plural = "chamadas ao Chatwoot"
+        verbose_name = _("Chatwoot call")
+        verbose_name_plural = _("Chatwoot calls")
         indexes = [
             models.Index(fields=["handoff", "created_at"], name="chatwootcall_handoff_idx"),
             # The admin's newest-first list, and the dashboard's answers-by-status read from the index alone.

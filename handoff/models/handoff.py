@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from leads.models import Lead
 
@@ -49,55 +51,56 @@ class Handoff(models.Model):
     """
 
     class State(models.TextChoices):
-        QUEUED = "queued", "Na fila"
-        IN_PROGRESS = "in_progress", "Em andamento"
-        DONE = "done", "Concluída"
-        FAILED = "failed", "Falhou"
-        CANCELLED = "cancelled", "Cancelada"
+        QUEUED = "queued", _("Queued")
+        IN_PROGRESS = "in_progress", _("In progress")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
 
     class Trigger(models.TextChoices):
-        SCORE = "score", "Nota atingiu o limiar"
-        API = "api", "Pedido do Atlas (API)"
-        ADMIN = "admin", "Manual (admin)"
-        RETURNED = "returned", "O lead voltou pelo Chatwoot"
+        SCORE = "score", _("Score reached the threshold")
+        API = "api", _("Requested by Atlas (API)")
+        ADMIN = "admin", _("Manual (admin)")
+        RETURNED = "returned", _("The lead came back through Chatwoot")
 
     ACTIVE_STATES = (State.QUEUED, State.IN_PROGRESS)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="handoffs")
-    state = models.CharField("situação", max_length=20, choices=State.choices, default=State.QUEUED)
-    trigger = models.CharField("origem", max_length=10, choices=Trigger.choices)
+    state = models.CharField(_("status"), max_length=20, choices=State.choices, default=State.QUEUED)
+    trigger = models.CharField(_("trigger"), max_length=10, choices=Trigger.choices)
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    score = models.PositiveSmallIntegerField("nota na transferência", null=True, blank=True)
-    reason = models.CharField("motivo", max_length=255, blank=True)
+    score = models.PositiveSmallIntegerField(_("score at handoff"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
 
-    attempts = models.PositiveIntegerField("tentativas", default=0)
-    next_attempt_at = models.DateTimeField("próxima tentativa", null=True, blank=True, default=timezone.now)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True, default=timezone.now)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True, help_text="The worker that holds the lease.")
-    last_error = models.TextField("último erro", blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
     history_until = models.DateTimeField(
         null=True,
         blank=True,
         help_text="The note shows the bot history up to this moment (fixed at the first attempt).",
     )
-    created_at = models.DateTimeField("criada em", default=timezone.now, editable=False)
+    # Portuguese gives "created at" and "updated at" the gender of what they describe: a handoff is feminine.
+    created_at = models.DateTimeField(pgettext_lazy("handoff", "created at"), default=timezone.now, editable=False)
     lead_created_at = models.DateTimeField(
         null=True,
         editable=False,
         help_text="The lead's creation, copied here (it never changes) so the dashboard's funnel needs no join.",
     )
-    updated_at = models.DateTimeField("atualizada em", auto_now=True)
-    finished_at = models.DateTimeField("encerrada em", null=True, blank=True)
+    updated_at = models.DateTimeField(pgettext_lazy("handoff", "updated at"), auto_now=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     # Checkpoints, in step order.
-    contact_id = models.BigIntegerField("contato no Chatwoot", null=True, blank=True)
+    contact_id = models.BigIntegerField(_("Chatwoot contact"), null=True, blank=True)
     contact_source_id = models.CharField(max_length=255, blank=True, help_text="source_id of the contact_inbox.")
     contact_synced = models.BooleanField(default=False)
     conversation_id = models.BigIntegerField(
-        "conversa no Chatwoot", null=True, blank=True, help_text="The conversation's display id."
+        _("Chatwoot conversation"), null=True, blank=True, help_text="The conversation's display id."
     )
     conversation_reused = models.BooleanField(
         default=False, help_text="An open conversation of the contact's was reused."
@@ -110,23 +113,26 @@ class Handoff(models.Model):
     routing = models.JSONField(default=dict, blank=True, help_text="The routing decision, as it was made.")
     assignment_done = models.BooleanField(default=False)
     assignee_id = models.BigIntegerField(null=True, blank=True)
-    assignee_name = models.CharField("agente", max_length=255, blank=True)
+    assignee_name = models.CharField(_("agent"), max_length=255, blank=True)
     team_id = models.BigIntegerField(null=True, blank=True)
-    team_name = models.CharField("time", max_length=255, blank=True)
+    team_name = models.CharField(_("team"), max_length=255, blank=True)
 
     # What Chatwoot says happened next (webhooks and reconciliation).
-    chatwoot_status = models.CharField("situação no Chatwoot", max_length=20, blank=True)
+    chatwoot_status = models.CharField(_("Chatwoot status"), max_length=20, blank=True)
     chatwoot_updated_at = models.FloatField(
         null=True, blank=True, help_text="Chatwoot's updated_at of the newest conversation state applied."
     )
     chatwoot_heard_at = models.DateTimeField(
-        "notícias do Chatwoot em", null=True, blank=True, help_text="The last webhook or poll about this conversation."
+        _("last heard from Chatwoot"),
+        null=True,
+        blank=True,
+        help_text="The last webhook or poll about this conversation.",
     )
-    first_reply_at = models.DateTimeField("primeira resposta humana", null=True, blank=True)
+    first_reply_at = models.DateTimeField(_("first human reply"), null=True, blank=True)
     first_reply_agent_name = models.CharField(max_length=255, blank=True)
-    resolved_at = models.DateTimeField("resolvida em", null=True, blank=True)
-    outcome = models.CharField("resultado", max_length=20, blank=True)
-    escalations = models.PositiveSmallIntegerField("escalonamentos", default=0)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=20, blank=True)
+    escalations = models.PositiveSmallIntegerField(_("escalations"), default=0)
     sla_started_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -142,8 +148,8 @@ class Handoff(models.Model):
 
     class Meta:
         ordering = ("-created_at",)
-        verbose_name = "transferência"
-        verbose_name_plural = "transferências"
+        verbose_name = _("handoff")
+        verbose_name_plural = _("handoffs")
         constraints = [
             models.UniqueConstraint(
                 fields=["lead"], condition=Q(state__in=["queued", "in_progress"]), name="handoff_one_active_per_lead"
@@ -172,7 +178,7 @@ class Handoff(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Transferência de {self.lead} ({self.get_state_display()})"
+        return _("Handoff of {lead} ({state})").format(lead=self.lead, state=self.get_state_display())
 
     def save(self, *args, **kwargs) -> None:
         if self.lead_created_at is None:
@@ -198,26 +204,26 @@ class HandoffEvent(models.Model):
     """The timeline a manager reads on the lead page: what happened to a handoff, in words."""
 
     class Kind(models.TextChoices):
-        QUEUED = "queued", "Na fila"
-        RESUMED = "resumed", "Retomada"
-        CANCELLED = "cancelled", "Cancelada"
-        ATTEMPT = "attempt", "Tentativa"
-        RETRY = "retry", "Nova tentativa agendada"
-        DEFERRED = "deferred", "Adiada"
-        FAILED = "failed", "Falhou"
-        CONTACT = "contact", "Contato"
-        CONVERSATION = "conversation", "Conversa"
-        ASSIGNED = "assigned", "Atribuída"
-        DONE = "done", "Concluída"
-        REASSIGNED = "reassigned", "Reatribuída pelo admin"
-        ESCALATED = "escalated", "Escalonada (sem primeira resposta)"
-        OWNER = "owner", "Responsável mudou no Chatwoot"
-        FIRST_REPLY = "first_reply", "Primeira resposta humana"
-        RESOLVED = "resolved", "Resolvida"
-        REOPENED = "reopened", "Reaberta"
-        RETURNED = "returned", "O lead voltou"
-        RECONCILE = "reconcile", "Conferida no Chatwoot"
-        PHONE_MISMATCH = "phone_mismatch", "Telefone diferente no Chatwoot"
+        QUEUED = "queued", _("Queued")
+        RESUMED = "resumed", _("Resumed")
+        CANCELLED = "cancelled", _("Cancelled")
+        ATTEMPT = "attempt", _("Attempt")
+        RETRY = "retry", _("Retry scheduled")
+        DEFERRED = "deferred", _("Deferred")
+        FAILED = "failed", _("Failed")
+        CONTACT = "contact", _("Contact")
+        CONVERSATION = "conversation", _("Conversation")
+        ASSIGNED = "assigned", _("Assigned")
+        DONE = "done", _("Done")
+        REASSIGNED = "reassigned", _("Reassigned in the admin")
+        ESCALATED = "escalated", _("Escalated (no first reply)")
+        OWNER = "owner", _("Owner changed in Chatwoot")
+        FIRST_REPLY = "first_reply", _("First human reply")
+        RESOLVED = "resolved", _("Resolved")
+        REOPENED = "reopened", _("Reopened")
+        RETURNED = "returned", _("The lead came back")
+        RECONCILE = "reconcile", _("Checked in Chatwoot")
+        PHONE_MISMATCH = "phone_mismatch", _("Different phone in Chatwoot")
 
     handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=40, choices=Kind.choices)
@@ -227,8 +233,8 @@ class HandoffEvent(models.Model):
 
     class Meta:
         ordering = ("created_at", "id")
-        verbose_name = "evento da transferência"
-        verbose_name_plural = "eventos das transferências"
+        verbose_name = _("handoff event")
+        verbose_name_plural = _("handoff events")
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message[:60]}"

@@ -1,45 +1,48 @@
 """Routing rules and round-robin state."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class RoutingRule(models.Model):
     """Which agents get a lead: the first enabled rule (by position) whose conditions all match."""
 
     class Strategy(models.TextChoices):
-        CHATWOOT = "chatwoot", "Deixar com o Chatwoot (auto-atribuição)"
-        ROUND_ROBIN = "round_robin", "Rodízio"
-        LEAST_LOADED = "least_loaded", "Menos ocupado"
-        FIXED = "fixed", "Agente fixo (o primeiro da lista)"
+        CHATWOOT = "chatwoot", _("Leave it to Chatwoot (auto-assignment)")
+        ROUND_ROBIN = "round_robin", _("Round robin")
+        LEAST_LOADED = "least_loaded", _("Least busy")
+        FIXED = "fixed", _("Fixed agent (the first in the list)")
 
-    name = models.CharField("nome", max_length=100)
-    position = models.PositiveIntegerField("ordem", default=0)
-    enabled = models.BooleanField("ativa", default=True)
-    min_score = models.PositiveSmallIntegerField("nota mínima", null=True, blank=True)
-    max_score = models.PositiveSmallIntegerField("nota máxima", null=True, blank=True)
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    min_score = models.PositiveSmallIntegerField(_("minimum score"), null=True, blank=True)
+    max_score = models.PositiveSmallIntegerField(_("maximum score"), null=True, blank=True)
     interest_keywords = models.CharField(
-        "palavras no interesse", max_length=500, blank=True, help_text="Separadas por vírgula; basta uma aparecer."
+        _("interest keywords"), max_length=500, blank=True, help_text=_("Comma-separated; any one of them matches.")
     )
-    area_codes = models.CharField("DDDs", max_length=200, blank=True, help_text="Separados por vírgula, ex.: 11, 21")
-    team_id = models.PositiveIntegerField("time no Chatwoot", null=True, blank=True)
+    area_codes = models.CharField(
+        _("area codes"), max_length=200, blank=True, help_text=_("Comma-separated, e.g. 11, 21")
+    )
+    team_id = models.PositiveIntegerField(_("Chatwoot team"), null=True, blank=True)
     agent_ids = models.CharField(
-        "agentes no Chatwoot",
+        _("Chatwoot agents"),
         max_length=500,
         blank=True,
-        help_text="Ids separados por vírgula. Vazio: os membros do time, ou da caixa de entrada.",
+        help_text=_("Comma-separated ids. Empty: the team's members, or the inbox's."),
     )
-    strategy = models.CharField("estratégia", max_length=20, choices=Strategy.choices, default=Strategy.ROUND_ROBIN)
+    strategy = models.CharField(_("strategy"), max_length=20, choices=Strategy.choices, default=Strategy.ROUND_ROBIN)
     online_only = models.BooleanField(
-        "só agentes online", default=False, help_text="Se ninguém estiver online, usa todos os candidatos."
+        _("online agents only"), default=False, help_text=_("If nobody is online, every candidate is used.")
     )
     sla_minutes = models.PositiveIntegerField(
-        "meta de primeira resposta (min)", null=True, blank=True, help_text="Vazio: HANDOFF_SLA_MINUTES."
+        _("first-reply target (min)"), null=True, blank=True, help_text=_("Empty: HANDOFF_SLA_MINUTES.")
     )
 
     class Meta:
         ordering = ("position", "id")
-        verbose_name = "regra de roteamento"
-        verbose_name_plural = "regras de roteamento"
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
 
     def __str__(self) -> str:
         return self.name

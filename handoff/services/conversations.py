@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from handoff.chatwoot import Conversation
 from handoff.models import Handoff, HandoffEvent
-from handoff.services.lifecycle import handoff_event, handoff_returned
+from handoff.services.lifecycle import handoff_event, handoff_returned, site_label
 from leads import services as lead_services
 from leads.models import BotConversation, Lead, Message
 from leads.phones import InvalidPhone, phone_parse
@@ -155,7 +155,7 @@ def resolution_apply(handoff: Handoff, lead: Lead, outcome: str) -> None:
         status=BotConversation.Status.CLOSED
     )
     handoff.resolved_at, handoff.outcome = timezone.now(), outcome
-    handoff_event(handoff, Kind.RESOLVED, f"Resolvida no Chatwoot: {lead.get_status_display()}.")
+    handoff_event(handoff, Kind.RESOLVED, f"Resolvida no Chatwoot: {site_label(Lead.Status, lead.status)}.")
 
 
 def _status_apply(handoff: Handoff, conversation: Conversation) -> str:

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_q.tasks import async_task
 
 from handoff.models import Handoff, HandoffEvent
@@ -37,14 +37,14 @@ def handoff_create(*, lead: Lead, trigger: str, user=None, reason: str = "") -> 
         }
         if latest and latest.state in (Handoff.State.FAILED, Handoff.State.CANCELLED):
             # Its checkpoints and markers are what keep Chatwoot free of a second note or conversation.
-            return _resume(latest, f"Retomada ({Handoff.Trigger(trigger).label}){_by(user)}.", origin=origin)
+            return _resume(latest, f"Retomada ({site_label(Handoff.Trigger, trigger)}){_by(user)}.", origin=origin)
         try:
             with transaction.atomic():
                 handoff = Handoff.objects.create(lead=lead, **origin)
         except IntegrityError:
             # A concurrent transaction queued one first (the one-active-per-lead constraint).
             return lead.handoffs.active().get()
-        handoff_event(handoff, Kind.QUEUED, f"Na fila ({handoff.get_trigger_display()}).")
+        handoff_event(handoff, Kind.QUEUED, f"Na fila ({site_label(Handoff.Trigger, handoff.trigger)}).")
         transaction.on_commit(lambda: handoff_enqueue(handoff.pk))
     return handoff
 
@@ -71,7 +71,8 @@ def handoff_trigger_admin(*, lead: Lead, user) -> Handoff:
 def handoff_retry(*, handoff: Handoff, user) -> Handoff:
     """Requeue a failed handoff; its checkpoints are kept, so it resumes and repeats nothing."""
     if handoff.state != Handoff.State.FAILED:
-        raise HandoffRefused(f"Só uma transferência que falhou pode ser repetida ({handoff.get_state_display()}).")
+        state = site_label(Handoff.State, handoff.state)
+        raise HandoffRefused(f"Só uma transferência que falhou pode ser repetida ({state}).")
     if Handoff.objects.filter(lead_id=handoff.lead_id, created_at__gt=handoff.created_at).exists():
         raise HandoffRefused("O lead já tem uma transferência mais recente; esta não pode ser repetida.")
     return _resume(handoff, f"Repetida{_by(user)}.")
@@ -123,7 +124,7 @@ def handoff_cancel(*, handoff: Handoff, user) -> Handoff:
     with transaction.atomic():
         handoff = Handoff.objects.select_for_update().get(pk=handoff.pk)
         if not handoff.is_active:
-            raise HandoffRefused(f"Esta transferência já terminou ({handoff.get_state_display()}).")
+            raise HandoffRefused(f"Esta transferência já terminou ({site_label(Handoff.State, handoff.state)}).")
         handoff.state, handoff.claim_token, handoff.finished_at = Handoff.State.CANCELLED, None, timezone.now()
         handoff.save(update_fields=["state", "claim_token", "finished_at", "updated_at"])
         handoff_event(handoff, Kind.CANCELLED, f"Cancelada por {user}.")
@@ -187,6 +188,13 @@ def handoff_returned(
     lead.save(update_fields=["status", "chatwoot_conversation_id", "updated_at"])
     handoff_event(handoff, Kind.RETURNED, f"O lead voltou: conversa {conversation_id} no Chatwoot.")
     return handoff
+
+
+def site_label(choices, value: str) -> str:
+    """A choice's label in the site's language (LANGUAGE_CODE), as the Portuguese prose around it is: timeline
+    messages are stored, and must not take the language of whoever's request (admin, API client) wrote them."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(dict(choices.choices).get(value, value))
 
 
 def handoff_event(handoff: Handoff, kind: HandoffEvent.Kind, message: str, **data) -> None:

@@ -1,8 +1,10 @@
 """Settings shared by every environment; every value a deployment may change comes from the environment."""
 
+import sys
 from pathlib import Path
 
 import environ
+from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -80,7 +82,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    # The development server runs each request in a thread of its own: a kept connection would outlive its thread
+    # and, under load, exhaust PostgreSQL's max_connections. Django's advice: no persistent connections there.
+    RUNSERVER = sys.argv[1:2] == ["runserver"]
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 0 if RUNSERVER else env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -98,6 +103,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = env("LANGUAGE_CODE", default="pt-br")
+# A browser asking for any other language gets pt-BR; the app's own labels are translated in LOCALE_PATHS.
+LANGUAGES = [("pt-br", "Português (Brasil)"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env("TIME_ZONE", default="America/Sao_Paulo")
 USE_I18N = True
 USE_TZ = True
@@ -155,7 +163,7 @@ Q_CLUSTER = {
     "ack_failures": True,
     "catch_up": False,
     "poll": 0.5,
-    "label": "Tarefas",
+    "label": _("Tasks"),  # the worker's models in the admin
 }
 
 # Phone identity: numbers without a country code are read in this region.
