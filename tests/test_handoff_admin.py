@@ -2,10 +2,12 @@
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.contrib.messages import get_messages
 from django.utils import timezone
 
-from handoff.models import Handoff
+from handoff.models import ChatwootCall, Handoff
 from leads.models import Lead
+from tests.chatwoot_faults import Rule
 from tests.factories import LeadFactory
 from tests.test_handoff_pipeline import qualified_lead, settle
 
@@ -71,17 +73,35 @@ def test_managers_are_not_offered_handoff_actions(manager_client):
     assert actions == {"export_csv"}
 
 
-def test_retry_requeues_a_failed_handoff_and_keeps_its_checkpoints(agent_client, chatwoot, settings):
-    settings.CHATWOOT_API_TOKEN = "wrong"
+def test_retry_requeues_a_failed_handoff_and_keeps_its_checkpoints(agent_client, chatwoot, faults, settings):
+    settings.HANDOFF_MAX_ATTEMPTS = 1
+    faults.add(Rule("POST", r"/labels$", "status:503"))  # fails after the contact, conversation and note
     lead = qualified_lead()
     failed = settle(lead)
-    assert failed.state == "failed"
+    assert failed.state == "failed" and failed.contact_id and failed.conversation_id and failed.note_message_ids
+    checkpoints = (failed.contact_id, failed.conversation_id, failed.note_message_ids)
+    calls_before = ChatwootCall.objects.count()
     act(agent_client, LEADS, "handoff_retry", [lead], post="yes")
     failed.refresh_from_db()
     assert (failed.state, failed.attempts) == ("queued", 0)
     assert failed.events.filter(kind="resumed").exists()
-    settings.CHATWOOT_API_TOKEN = "sandbox-token"
-    assert settle(lead).state == "done"
+    done = settle(lead)
+    assert done.state == "done" and (done.contact_id, done.conversation_id, done.note_message_ids) == checkpoints
+    resumed = ChatwootCall.objects.order_by("id")[calls_before:]
+    assert [(call.method, call.path) for call in resumed if call.step in ("contact", "conversation", "note")] == []
+
+
+@pytest.mark.parametrize(
+    ("action", "refusal"),
+    [
+        ("handoff_retry", "nenhuma transferência que falhou para repetir."),
+        ("handoff_cancel", "nenhuma transferência em andamento para cancelar."),
+    ],
+)
+def test_actions_say_which_leads_had_nothing_to_act_on(agent_client, chatwoot, action, refusal):
+    lead = LeadFactory(name="Rafael Oliveira", qualification_score=3)
+    response = act(agent_client, LEADS, action, [lead], post="yes")
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [f"{lead}: {refusal}"]
 
 
 def test_cancel_stops_a_queued_handoff(agent_client, chatwoot):
@@ -117,10 +137,12 @@ def test_reassign_to_an_agent_not_from_the_list_shows_the_form_again_with_an_err
 
 
 def test_reassign_of_a_lead_not_yet_in_chatwoot_is_refused_with_a_message(agent_client, chatwoot):
-    lead = LeadFactory()
+    lead = LeadFactory(name="Rafael Oliveira", qualification_score=3)
     response = act(agent_client, LEADS, "handoff_reassign", [lead], post="yes", agent_id="2")
     assert response.status_code == 302
-    assert not Handoff.objects.exists()
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
+    assert messages == [f"{lead}: ainda sem conversa no Chatwoot."]
+    assert not Handoff.objects.exists() and not ChatwootCall.objects.exists()
 
 
 def test_the_lead_page_shows_the_timeline_decision_and_chatwoot_link(admin_client, chatwoot):
@@ -140,6 +162,10 @@ def test_handoff_admin_actions_retry_and_cancel(agent_client, chatwoot):
     act(agent_client, HANDOFFS, "cancel", [handoff], post="yes")
     handoff.refresh_from_db()
     assert handoff.state == "cancelled"
+    Handoff.objects.filter(pk=handoff.pk).update(state=Handoff.State.FAILED)
+    act(agent_client, HANDOFFS, "retry", [handoff], post="yes")
+    handoff.refresh_from_db()
+    assert handoff.state == "queued" and handoff.events.filter(kind="resumed").exists()
 
 
 @pytest.mark.parametrize(

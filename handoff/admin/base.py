@@ -56,7 +56,8 @@ class BulkOperation:
     done: str  # the success message, with {count}: ngettext_lazy(singular, plural, "count")
 
     def action(self, description: str, *, title: str, question: str, pick: Callable[[Any], Any] | None = None):
-        """The admin action: confirm first, then `run` on each selected object, or on what `pick` finds for it."""
+        """The admin action: confirm first, then `run` on each selected object, or on what `pick` finds for it
+        (`pick` raises HandoffRefused, reported beside that object, when there is nothing to act on)."""
         operation = self
 
         @admin.action(description=description, permissions=[self.permission])
@@ -64,8 +65,13 @@ class BulkOperation:
             page = confirmed(modeladmin, request, queryset, title=title, question=question)
             if page:
                 return page
-            items = queryset if pick is None else [found for found in map(pick, queryset) if found]
-            apply_each(modeladmin, request, items, lambda item: operation.run(item, request.user), operation.done)
+            apply_each(
+                modeladmin,
+                request,
+                queryset,
+                lambda item: operation.run(item if pick is None else pick(item), request.user),
+                operation.done,
+            )
             return None
 
         return action

@@ -27,6 +27,18 @@ HANDOFF_TRIGGER = BulkOperation(
 )
 
 
+def latest_or_refused(handoffs, refusal: str):
+    """A `pick`: the lead's latest of these handoffs, or a refusal said beside the lead (nothing to act on)."""
+
+    def pick(lead: Lead) -> Handoff:
+        handoff = handoffs.latest_for(lead)
+        if handoff is None:
+            raise services.HandoffRefused(refusal)
+        return handoff
+
+    return pick
+
+
 def chosen_id(value: str | None) -> int | None:
     """An agent or team picked in the reassign form; blank keeps the current one. ValueError if not an id."""
     if not value:
@@ -56,7 +68,7 @@ class LeadHandoffAdmin(HandoffPermissions, LeadAdmin):
         _("Retry failed handoff"),
         title=_("Retry handoff"),
         question=_("Retry these leads' last failed handoff? It resumes where it stopped."),
-        pick=lambda lead: Handoff.objects.filter(state=Handoff.State.FAILED).latest_for(lead),
+        pick=latest_or_refused(Handoff.objects.filter(state=Handoff.State.FAILED), _("no failed handoff to retry.")),
     )
 
     @admin.action(description=_("Reassign in Chatwoot…"), permissions=["reassign_handoff"])
@@ -67,13 +79,16 @@ class LeadHandoffAdmin(HandoffPermissions, LeadAdmin):
             agent_id, team_id = chosen_id(request.POST.get("agent_id")), chosen_id(request.POST.get("team_id"))
         except ValueError:
             return self.reassign_page(request, queryset, error=_("Pick the agent and the team from the list."))
-        done_handoffs = Handoff.objects.filter(state=Handoff.State.DONE)
-        done = [h for h in (done_handoffs.latest_for(lead) for lead in queryset) if h]
+        handed_off = latest_or_refused(
+            Handoff.objects.filter(state=Handoff.State.DONE), _("not in a Chatwoot conversation yet.")
+        )
         apply_each(
             self,
             request,
-            done,
-            lambda h: services.handoff_reassign(handoff=h, user=request.user, agent_id=agent_id, team_id=team_id),
+            queryset,
+            lambda lead: services.handoff_reassign(
+                handoff=handed_off(lead), user=request.user, agent_id=agent_id, team_id=team_id
+            ),
             ngettext_lazy("{count} conversation reassigned.", "{count} conversations reassigned.", "count"),
         )
         return None
@@ -98,7 +113,7 @@ class LeadHandoffAdmin(HandoffPermissions, LeadAdmin):
         _("Cancel handoff"),
         title=_("Cancel handoff"),
         question=_("Cancel these leads' handoff in progress?"),
-        pick=lambda lead: Handoff.objects.active().latest_for(lead),
+        pick=latest_or_refused(Handoff.objects.active(), _("no handoff in progress to cancel.")),
     )
 
     @admin.display(description=_("handoffs"))
