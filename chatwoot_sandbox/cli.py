@@ -1,6 +1,7 @@
 """Serve the sandbox until interrupted: `python -m chatwoot_sandbox --port 3000` (or `manage.py chatwoot_sandbox`)."""
 
 import argparse
+import signal
 import threading
 
 from .faults import KINDS
@@ -57,7 +58,8 @@ def sandbox_summary(sandbox: Sandbox) -> str:
 
 
 def serve(sandbox: Sandbox, *, host: str, port: int, say=print) -> None:
-    """Listen until Ctrl-C or SIGTERM's KeyboardInterrupt; OSError when the port cannot be taken."""
+    """Listen until Ctrl-C or SIGTERM (how `make run` stops it); OSError when the port cannot be taken."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as Ctrl-C does: the finally below runs
     sandbox.start(host=host, port=port)
     say(sandbox_summary(sandbox))
     try:

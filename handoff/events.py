@@ -7,9 +7,8 @@ they run inside the transaction of the delivery being processed and return the s
 import json
 
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from handoff.chatwoot import Conversation, conversation_from
+from handoff.chatwoot import Conversation, conversation_from, time_from
 from handoff.services.conversations import (
     EventIgnored,
     SyncResult,
@@ -21,7 +20,7 @@ from handoff.services.conversations import (
 from leads.models import MESSAGE_MAX_CHARS, Message
 from leads.services import NewMessage
 
-__all__ = ["HANDLERS", "EventIgnored", "SyncResult", "conversation_display_id", "event_apply"]
+__all__ = ["HANDLERS", "EventIgnored", "conversation_display_id", "event_apply", "message_id"]
 
 
 def event_apply(event: str, body: str) -> SyncResult:
@@ -34,6 +33,10 @@ def conversation_display_id(payload: dict) -> int | None:
     if event.startswith("contact_"):
         return None
     return _int((payload.get("conversation") or {}).get("id") if event.startswith("message_") else payload.get("id"))
+
+
+def message_id(payload: dict) -> int | None:
+    return _int(payload.get("id")) if payload.get("event") == "message_created" else None
 
 
 def conversation_changed(payload: dict) -> SyncResult:
@@ -54,7 +57,7 @@ def message_created(payload: dict) -> SyncResult:
     message = NewMessage(
         sender=sender,
         content=(content or _attachments_text(payload))[:MESSAGE_MAX_CHARS],
-        created_at=parse_datetime(str(payload.get("created_at") or "")) or timezone.now(),
+        created_at=time_from(payload.get("created_at")) or timezone.now(),
         external_id=f"chatwoot:{payload['id']}",
     )
     return conversation_message_mirror(

@@ -17,6 +17,7 @@ from django.utils import timezone
 from handoff.models import ChatwootThrottle
 
 WINDOW = timedelta(minutes=1)
+PAUSED_429 = "Chatwoot pediu uma pausa (429)"
 logger = logging.getLogger(__name__)
 
 
@@ -100,7 +101,7 @@ class _DatabaseThrottle:
         with transaction.atomic():
             row = self._row()
             if row.paused_until and row.paused_until > now:
-                raise ChatwootDeferred(row.paused_until, "Chatwoot pediu uma pausa (429)")
+                raise ChatwootDeferred(row.paused_until, PAUSED_429)
             # Clock minutes, as Chatwoot counts them (Rack::Attack's fixed windows) and as the Redis backend does:
             # a window started mid-minute would let one Chatwoot minute see more than the budget.
             minute = now.replace(second=0, microsecond=0)
@@ -135,9 +136,7 @@ class _RedisThrottle:
     def take(self, now: datetime) -> None:
         paused = self.redis.get(self.PAUSE_KEY)
         if paused and float(paused) > now.timestamp():
-            raise ChatwootDeferred(
-                datetime.fromtimestamp(float(paused), tz=now.tzinfo), "Chatwoot pediu uma pausa (429)"
-            )
+            raise ChatwootDeferred(datetime.fromtimestamp(float(paused), tz=now.tzinfo), PAUSED_429)
         minute = int(now.timestamp() // 60)
         key = f"nexa:chatwoot:budget:{minute}"
         count, _ = self.redis.pipeline().incr(key).expire(key, 120).execute()

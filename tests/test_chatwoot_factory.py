@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from handoff import throttle
 from handoff.models import ChatwootCall, ChatwootThrottle
-from handoff.services import handoff_reassign, reassign_choices
+from handoff.services import handoff_reassign, handoffs_reconcile, reassign_choices
 from handoff.services.chatwoot import chatwoot_for
 from tests.chatwoot_faults import Rule
 from tests.test_handoff_pipeline import qualified_lead, settle
@@ -24,10 +24,10 @@ def budget_used() -> int:
     return ChatwootThrottle.objects.filter(pk=1).values_list("window_count", flat=True).first() or 0
 
 
-def budget_spend() -> None:
-    """This minute's budget is gone (other workers, Evolution and n8n share it)."""
+def budget_spend(left: int = 0) -> None:
+    """This minute's budget is gone but for `left` calls (other workers, Evolution and n8n share it)."""
     minute = timezone.now().replace(second=0, microsecond=0)
-    spent = throttle.budget_per_minute()
+    spent = throttle.budget_per_minute() - left
     ChatwootThrottle.objects.update_or_create(pk=1, defaults={"window_started_at": minute, "window_count": spent})
 
 
@@ -63,6 +63,26 @@ def test_reassign_waits_when_the_minutes_budget_is_spent_and_sends_nothing(hande
     with pytest.raises(throttle.ChatwootDeferred):
         handoff_reassign(handoff=handed_off, user="gerente", agent_id=3, team_id=None)
     assert ChatwootCall.objects.count() == calls
+
+
+def test_a_reassign_cut_short_records_what_chatwoot_already_did(handed_off):
+    agent_before = handed_off.assignee_id
+    assert agent_before != 3
+    budget_spend(left=1)  # the team call goes out, the agent call waits for the next minute
+    with pytest.raises(throttle.ChatwootDeferred):
+        handoff_reassign(handoff=handed_off, user="gerente", agent_id=3, team_id=1)
+    handed_off.refresh_from_db()
+    assert (handed_off.team_id, handed_off.assignee_id) == (1, agent_before)
+    assert handed_off.events.get(kind="reassigned").data == {"team_id": 1, "team_name": "Vendas"}
+
+
+def test_reconciliation_audits_each_call_on_the_handoff_it_polled(chatwoot):
+    handoffs = [settle(qualified_lead()), settle(qualified_lead("(21) 99812-3456"))]
+    assert handoffs_reconcile(now=timezone.now() + timedelta(minutes=31)) == 2
+    polled = ChatwootCall.objects.filter(step="reconcile").order_by("id")
+    assert sorted((call.handoff_id, call.path) for call in polled) == sorted(
+        (handoff.pk, f"/conversations/{handoff.conversation_id}") for handoff in handoffs
+    )
 
 
 def test_the_agent_and_team_lists_for_reassigning_are_audited_and_budgeted(chatwoot):

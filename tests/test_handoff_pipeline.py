@@ -204,8 +204,14 @@ def test_the_handoff_resumes_after_any_failure_at_any_step(chatwoot, faults, met
 def test_a_429_pauses_every_worker(chatwoot, faults):
     faults.add(Rule("POST", r"/contacts/filter", "status:429"))
     first = qualified_lead()
-    handoff_process(handoff_id=first.handoffs.get().pk)
-    assert ChatwootThrottle.objects.get().paused_until > timezone.now() + timedelta(seconds=30)
+    assert handoff_process(handoff_id=first.handoffs.get().pk) == "deferred"
+    paused_until = ChatwootThrottle.objects.get().paused_until
+    assert paused_until > timezone.now() + timedelta(seconds=30)
+    # The 429'd attempt is given back, not spent: due when the pause ends, no error recorded.
+    deferred = first.handoffs.get()
+    assert (deferred.state, deferred.attempts, deferred.last_error) == (Handoff.State.QUEUED, 0, "")
+    assert deferred.next_attempt_at == paused_until
+    assert deferred.events.filter(kind="deferred").count() == 1 and not deferred.events.filter(kind="retry").exists()
     second = qualified_lead("(21) 99812-3456")
     calls_before = ChatwootCall.objects.count()
     Handoff.objects.update(next_attempt_at=timezone.now())

@@ -120,6 +120,14 @@ def test_timeline_messages_are_stored_in_the_sites_language_whoever_wrote_them(a
     assert queued.message == "Na fila (Pedido do Atlas (API))."
 
 
+@pytest.mark.parametrize("accept_language", [None, "en-US,en;q=0.9"])
+def test_the_api_speaks_the_sites_language_whatever_the_client_asks(api, accept_language):
+    headers = {} if accept_language is None else {"HTTP_ACCEPT_LANGUAGE": accept_language}
+    response = api.get("/api/v1/metrics/", **headers)
+    assert [step["label"] for step in response.json()["funnel"]][:2] == ["Leads", "Qualificados"]
+    assert response["Content-Language"] == "pt-br"
+
+
 def po_entries(path: Path) -> list[dict]:
     """Each entry of a .po file as {"flags", "msgctxt", "msgid", "msgid_plural", "msgstr", "msgstr[N]"}."""
     entries, entry, field = [], None, None

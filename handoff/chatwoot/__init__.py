@@ -33,6 +33,7 @@ from handoff.chatwoot.types import (
     contact_from,
     conversation_from,
     message_from,
+    time_from,
 )
 
 __all__ = [
@@ -66,4 +67,5 @@ __all__ = [
     "host_public_check",
     "message_from",
     "private_network_allowed",
+    "time_from",
 ]

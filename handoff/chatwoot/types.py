@@ -117,7 +117,7 @@ def conversation_from(data: dict) -> Conversation:
         messages=[message_from(item) for item in data.get("messages") or []],
         team_name=str(team.get("name") or ""),
         updated_at=_float(data.get("updated_at")),
-        first_reply_at=_time(data.get("first_reply_created_at")),
+        first_reply_at=time_from(data.get("first_reply_created_at")),
     )
 
 
@@ -142,8 +142,8 @@ def _float(value) -> float | None:
         return None
 
 
-def _time(value) -> datetime | None:
-    """Epoch seconds in the API, ISO 8601 in webhooks (C.1, F)."""
+def time_from(value) -> datetime | None:
+    """A Chatwoot time: epoch seconds in the API, ISO 8601 in webhooks (C.1, F); None when absent or unreadable."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value:
         return datetime.fromtimestamp(value, tz=UTC)
     if isinstance(value, str) and value:

@@ -16,27 +16,29 @@ from handoff.chatwoot import (
 from handoff.models import ChatwootCall, Handoff
 
 CHATWOOT_SETTINGS = ("CHATWOOT_BASE_URL", "CHATWOOT_ACCOUNT_ID", "CHATWOOT_API_TOKEN", "CHATWOOT_INBOX_ID")
-PAUSED_429 = "Chatwoot pediu uma pausa (429)"
 # Everything a call through chatwoot_for may raise about Chatwoot (rather than a bug): for callers that report it.
 CHATWOOT_UNAVAILABLE = (ChatwootError, ChatwootConfigurationError, throttle.ChatwootDeferred)
 
 
 def chatwoot_for(
-    *, step: str | Callable[[], str], handoff: Handoff | None = None, wait_seconds: float = 0.0
+    *,
+    step: str | Callable[[], str],
+    handoff: Handoff | Callable[[], Handoff | None] | None = None,
+    wait_seconds: float = 0.0,
 ) -> ChatwootClient:
     """A client for one piece of work (`step`, about `handoff` when there is one).
 
     Every request takes its place in the per-minute budget shared by every process (waiting at most
     `wait_seconds` for the next minute), is recorded as a ChatwootCall, and a 429 pauses every worker (G: no
-    Retry-After) and raises ChatwootDeferred: callers see one "not now" however it arose. `step` may be a
-    callable when one client serves several steps (the handoff runner names each as it goes).
+    Retry-After) and raises ChatwootDeferred: callers see one "not now" however it arose. `step` and `handoff`
+    may be callables when one client (one connection) serves several steps or handoffs: read at each call.
     ChatwootConfigurationError when the settings are incomplete.
     """
     missing = [name for name in CHATWOOT_SETTINGS if not getattr(settings, name)]
     if missing:
         raise ChatwootConfigurationError(f"defina {', '.join(missing)} (veja o README e `manage.py check_chatwoot`).")
-    step_name = step if callable(step) else lambda: step
-    handoff_id = handoff.pk if handoff is not None else None
+    step_now = step if callable(step) else lambda: step
+    handoff_now = handoff if callable(handoff) else lambda: handoff
     return ChatwootClient(
         ChatwootSettings(
             base_url=settings.CHATWOOT_BASE_URL,
@@ -47,15 +49,15 @@ def chatwoot_for(
             read_timeout=settings.CHATWOOT_READ_TIMEOUT,
         ),
         before_call=throttle.throttle_waiting(wait_seconds),
-        on_call=lambda record: call_audit(record, handoff_id=handoff_id, step=step_name()),
+        on_call=lambda record: call_audit(record, handoff=handoff_now(), step=step_now()),
         on_rate_limited=_pause_everyone,
     )
 
 
-def call_audit(record: CallRecord, *, handoff_id, step: str) -> None:
+def call_audit(record: CallRecord, *, handoff: Handoff | None, step: str) -> None:
     """The audit row of one Chatwoot call."""
     ChatwootCall.objects.create(
-        handoff_id=handoff_id,
+        handoff_id=handoff.pk if handoff is not None else None,
         step=step,
         method=record.method,
         path=record.path,
@@ -68,4 +70,4 @@ def call_audit(record: CallRecord, *, handoff_id, step: str) -> None:
 
 
 def _pause_everyone(err: ChatwootRateLimited) -> None:
-    raise throttle.ChatwootDeferred(throttle.throttle_pause(), PAUSED_429) from err
+    raise throttle.ChatwootDeferred(throttle.throttle_pause(), throttle.PAUSED_429) from err

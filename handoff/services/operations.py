@@ -30,17 +30,25 @@ def handoff_reassign(*, handoff: Handoff, user, agent_id: int | None = None, tea
         raise HandoffRefused("Escolha um agente ou um time.")
     client = chatwoot_for(step="reassign", handoff=handoff)
     changes = {}
-    if team_id:
-        team = client.conversation_assign_team(handoff.conversation_id, team_id)
-        if team is None:
-            raise HandoffRefused(f"O Chatwoot não conhece o time {team_id}.")
-        changes.update(team_id=team.id, team_name=team.name)
-    if agent_id:
-        agent = client.conversation_assign_agent(handoff.conversation_id, agent_id)
-        if agent is None:
-            raise HandoffRefused(f"O Chatwoot não aceitou o agente {agent_id}.")
-        changes.update(assignee_id=agent.id, assignee_name=agent.name)
+    try:
+        if team_id:
+            team = client.conversation_assign_team(handoff.conversation_id, team_id)
+            if team is None:
+                raise HandoffRefused(f"O Chatwoot não conhece o time {team_id}.")
+            changes.update(team_id=team.id, team_name=team.name)
+        if agent_id:
+            agent = client.conversation_assign_agent(handoff.conversation_id, agent_id)
+            if agent is None:
+                raise HandoffRefused(f"O Chatwoot não aceitou o agente {agent_id}.")
+            changes.update(assignee_id=agent.id, assignee_name=agent.name)
+    finally:
+        # What Chatwoot already did is recorded even when the next call fails (a spent budget, a 429, a refusal).
+        if changes:
+            _reassigned_record(handoff, user, changes)
+    return handoff
+
+
+def _reassigned_record(handoff: Handoff, user, changes: dict) -> None:
     Handoff.objects.filter(pk=handoff.pk).update(**changes)
     names = ", ".join(value for key, value in changes.items() if key.endswith("_name") and value)
     handoff_event(handoff, Kind.REASSIGNED, f"Reatribuída por {user} para {names or 'o novo responsável'}.", **changes)
-    return handoff

@@ -169,12 +169,17 @@ def _escalation_note_send(handoff: Handoff, client, *, look_first: bool) -> None
 def handoffs_reconcile(now=None) -> int:
     """Poll conversations Nexa has heard nothing about for a while (webhooks are never re-sent, F.5)."""
     now = now or timezone.now()
-    polled = 0
+    polled, handoff = 0, None
+    try:
+        # One client (one connection) for the run; each call is audited on the handoff being polled at the time.
+        client = chatwoot_for(step="reconcile", handoff=lambda: handoff)
+    except ChatwootConfigurationError:
+        return 0
     for handoff in _quiet(now):
         try:
-            conversation = chatwoot_for(step="reconcile", handoff=handoff).conversation_get(handoff.conversation_id)
-        except (ChatwootConfigurationError, ChatwootDeferred):
-            break  # not configured, or Chatwoot asked everyone to wait (or the budget is spent): the next run goes on
+            conversation = client.conversation_get(handoff.conversation_id)
+        except ChatwootDeferred:
+            break  # Chatwoot asked everyone to wait, or the budget is spent: the next run goes on
         except ChatwootNotFound:
             Handoff.objects.filter(pk=handoff.pk).update(chatwoot_heard_at=now)
             handoff_event(handoff, Kind.RECONCILE, "A conversa não existe mais no Chatwoot.")

@@ -27,7 +27,7 @@ def webhook_receive(*, body: str, headers: dict, payload: dict, delivery_id: str
             delivery = WebhookDelivery.objects.create(
                 delivery_id=delivery_id[:100],
                 event=event[:60],
-                message_id=_int(payload.get("id")) if event == "message_created" else None,
+                message_id=events.message_id(payload),
                 conversation_id=events.conversation_display_id(payload),
                 headers=headers,
                 body=body,
@@ -103,10 +103,3 @@ def _dead_letter_exhausted(stale, now) -> None:
     stale.filter(attempts__gte=settings.WEBHOOK_MAX_ATTEMPTS).update(
         state=WebhookDelivery.State.FAILED, error=reason, processed_at=now
     )
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
