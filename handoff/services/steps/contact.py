@@ -1,0 +1,122 @@
+"""a. The contact: found by phone, twin or identifier, else created; its contact_inbox source_id kept (B)."""
+
+import re
+
+from handoff.chatwoot import ChatwootClient, ChatwootPermanentError, Contact
+from handoff.models import HandoffEvent
+from handoff.services.lifecycle import handoff_event
+from handoff.services.steps.common import ATTRIBUTE_MAX, HandoffImpossible
+from leads.models import Lead, Message
+from leads.phones import phone_twin
+
+Kind = HandoffEvent.Kind
+
+
+CHATWOOT_E164 = re.compile(r"\+[1-9]\d{1,14}")  # B.2, anchored at both ends here
+
+
+def contact(run, client: ChatwootClient) -> None:
+    """a. Find the contact by phone, twin or identifier, else create it; keep its contact_inbox source_id."""
+    handoff, lead = run.handoff, run.handoff.lead
+    if not CHATWOOT_E164.fullmatch(lead.phone):
+        raise HandoffImpossible(f"O telefone {lead.phone!r} não está no formato E.164 que o Chatwoot exige.")
+    found = None
+    if handoff.contact_id is None:
+        found = _contact_find_or_create(run, client, lead)
+    if not handoff.contact_synced:
+        client.contact_update(handoff.contact_id, custom_attributes=_contact_attributes(lead))  # B.5: merged
+        run.checkpoint(contact_synced=True)
+    if not handoff.contact_source_id:
+        current = found or client.contact_get(handoff.contact_id)
+        source_id = current.source_id_for(client.settings.inbox_id)
+        if not source_id:
+            # B.6: with our own source_id the call is idempotent; without one, each call adds a contact_inbox.
+            source_id = client.contact_inbox_create(
+                handoff.contact_id, inbox_id=client.settings.inbox_id, source_id=_source_id(lead)
+            ).source_id
+        run.checkpoint(contact_source_id=source_id)
+
+
+def _contact_find_or_create(run, client: ChatwootClient, lead: Lead) -> Contact:
+    found = _contact_find(client, lead)
+    if found:
+        handoff_event(run.handoff, Kind.CONTACT, f"Contato {found.id} encontrado no Chatwoot.")
+        run.checkpoint(contact_id=found.id)
+        return found
+    fields = {
+        "identifier": _identifier(lead),
+        "name": lead.name[:255],
+        "email": lead.email,
+        "phone_number": lead.phone,
+        "custom_attributes": _contact_attributes(lead),
+    }
+    try:
+        created, source_id = _contact_create(client, lead, fields)
+    except ChatwootPermanentError as err:
+        # B.2: a duplicate is a 422 naming the attributes but not the contact. Ours (same identifier, phone
+        # or twin, created meanwhile) is adopted; another person's e-mail never merges two phones.
+        adopted = _contact_find(client, lead) if err.status == 422 else None
+        if adopted is None:
+            raise
+        handoff_event(run.handoff, Kind.CONTACT, f"Contato {adopted.id} já existia ({', '.join(err.attributes)}).")
+        run.checkpoint(contact_id=adopted.id)
+        return adopted
+    run.contact_created = True
+    handoff_event(run.handoff, Kind.CONTACT, f"Contato {created.id} criado no Chatwoot.")
+    run.checkpoint(contact_id=created.id, contact_synced=True, contact_source_id=source_id or "")
+    return created
+
+
+def _contact_create(client: ChatwootClient, lead: Lead, fields: dict):
+    inbox_id, source_id = client.settings.inbox_id, _source_id(lead)
+    try:
+        return client.contact_create(inbox_id=inbox_id, source_id=source_id, **fields)
+    except ChatwootPermanentError as err:
+        if err.status != 422 or err.attributes != ["email"] or _contact_find(client, lead):
+            raise
+        # The e-mail belongs to another contact (another phone): keep the two people apart.
+        return client.contact_create(inbox_id=inbox_id, source_id=source_id, **{**fields, "email": ""})
+
+
+def _contact_find(client: ChatwootClient, lead: Lead) -> Contact | None:
+    """One filter call (B.4): our identifier first, then the exact phone, then its 9th-digit twin."""
+    wanted = [("identifier", _identifier(lead)), ("phone_number", lead.phone)]
+    twin = phone_twin(lead.phone)
+    if twin:
+        wanted.append(("phone_number", twin))
+    matches = client.contacts_filter(wanted)
+    for key, value in wanted:
+        for match in matches:
+            if _same(key, getattr(match, key), value):
+                return match
+    return None
+
+
+def _contact_attributes(lead: Lead) -> dict:
+    last_bot = (
+        Message.objects.filter(conversation__lead=lead, sender=Message.Sender.BOT)
+        .order_by("-created_at", "-id")
+        .values_list("content", flat=True)
+        .first()
+    )
+    return {
+        "atlas_lead_id": lead.external_id or str(lead.pk),
+        "qualification_score": lead.qualification_score,
+        "interest": lead.interest[:ATTRIBUTE_MAX],
+        "source": "atlas_nexa",
+        "last_bot_message": (last_bot or "")[:ATTRIBUTE_MAX],
+    }
+
+
+def _identifier(lead: Lead) -> str:
+    return f"nexa-lead-{lead.pk}"
+
+
+def _source_id(lead: Lead) -> str:
+    return f"nexa-{lead.pk}"
+
+
+def _same(key: str, actual: str, wanted: str) -> bool:
+    if key == "phone_number":
+        return actual.lstrip("+") == wanted.lstrip("+")
+    return actual.lower() == wanted.lower()

@@ -1,0 +1,88 @@
+"""b. The conversation: the contact's open one in the inbox reused, else created with the note's first part (C)."""
+
+from handoff.chatwoot import ChatwootClient
+from handoff.models import Handoff, HandoffEvent
+from handoff.notes import note_marker
+from handoff.services.lifecycle import handoff_event
+from handoff.services.steps.common import ATTRIBUTE_MAX
+from handoff.services.steps.note import handoff_note_parts
+
+Kind = HandoffEvent.Kind
+
+
+REUSABLE_STATUSES = ("open", "pending", "snoozed")
+
+
+def conversation(run, client: ChatwootClient) -> None:
+    """b. Reuse the contact's open conversation in the inbox, else create one carrying the first note part."""
+    handoff = run.handoff
+    if handoff.conversation_id:
+        return
+    inbox_id = client.settings.inbox_id
+    existing = [] if run.contact_created else client.contact_conversations(handoff.contact_id)
+    ours = next((c for c in existing if c.custom_attributes.get("handoff_id") == str(handoff.pk)), None)
+    if ours:
+        # An earlier write succeeded without an answer: a create (whose first message is our note's first
+        # part), or the attributes of a reused conversation (conversation_reused was saved before it).
+        handoff_event(handoff, Kind.CONVERSATION, f"Conversa {ours.id} já marcada por esta transferência.")
+        pending = 1 if not handoff.note_message_ids else None
+        run.checkpoint(conversation_id=ours.id, note_pending_part=pending)
+        return
+    reusable = next((c for c in existing if c.inbox_id == inbox_id and c.status in REUSABLE_STATUSES), None)
+    if reusable:
+        _conversation_reuse(run, client, reusable)
+        return
+    _conversation_create(run, client)
+
+
+def _conversation_reuse(run, client: ChatwootClient, conversation) -> None:
+    handoff = run.handoff
+    run.checkpoint(conversation_reused=True)  # first: a lost answer below must not make it look like ours
+    if conversation.status != "open":
+        client.conversation_status_set(conversation.id, "open")
+    client.conversation_custom_attributes_set(
+        conversation.id, {**conversation.custom_attributes, **_attributes(handoff)}
+    )  # C.5: replaces the hash, so merged here
+    handoff_event(handoff, Kind.CONVERSATION, f"Conversa {conversation.id} ({conversation.status}) reaproveitada.")
+    run.checkpoint(conversation_id=conversation.id)
+
+
+def _conversation_create(run, client: ChatwootClient) -> None:
+    handoff = run.handoff
+    parts = handoff_note_parts(handoff)
+    run.checkpoint(note_pending_part=1)  # the create carries part 1: after a lost answer, look before posting
+    created = client.conversation_create(
+        inbox_id=client.settings.inbox_id,
+        contact_id=handoff.contact_id,
+        source_id=handoff.contact_source_id,  # C.1: without it, every call makes a new conversation
+        status="open",
+        custom_attributes=_attributes(handoff),
+        message={"content": parts[0], "message_type": "outgoing", "private": True},
+    )
+    if created.custom_attributes.get("handoff_id") != str(handoff.pk):
+        # C.1: an inbox locked to a single conversation answers a create with the contact's last conversation.
+        _conversation_reuse(run, client, created)
+        return
+    run.conversation_created = True
+    marker = note_marker(handoff.pk, 1, len(parts))
+    note = next((m for m in created.messages if marker in m.content), None)
+    run.checkpoint(
+        conversation_id=created.id,
+        note_message_ids=[note.id] if note else [],
+        note_pending_part=None if note else 1,
+    )
+    if created.status != "open":
+        # C.1: an inbox with an active agent bot forces new conversations to pending.
+        client.conversation_status_set(created.id, "open")
+    handoff_event(handoff, Kind.CONVERSATION, f"Conversa {created.id} criada com a nota do bot.")
+
+
+def _attributes(handoff: Handoff) -> dict:
+    lead = handoff.lead
+    return {
+        "atlas_lead_id": lead.external_id or str(lead.pk),
+        "qualification_score": handoff.score,
+        "interest": lead.interest[:ATTRIBUTE_MAX],
+        "handoff_reason": handoff.reason[:ATTRIBUTE_MAX],
+        "handoff_id": str(handoff.pk),
+    }

@@ -1,0 +1,46 @@
+"""f. The lead is with a human: its status, its Chatwoot ids, the bot conversation handed off."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from handoff.models import Handoff, HandoffEvent
+from handoff.services.conversations import outcome_for, resolution_apply
+from handoff.services.lifecycle import handoff_event
+from leads.models import BotConversation, Lead
+
+Kind = HandoffEvent.Kind
+
+
+def finish(run) -> None:
+    """f. The lead is with a human: its status, its Chatwoot ids, and the bot conversation marked handed off."""
+    handoff = run.handoff
+    now = timezone.now()
+    with transaction.atomic():
+        # The handoff row first, then the lead, as services.conversations locks them: a status Chatwoot reported
+        # while this handoff was in progress is read here, or its webhook waits and then finds the handoff done.
+        reported = Handoff.objects.select_for_update().values("chatwoot_status", "outcome").get(pk=handoff.pk)
+        lead = Lead.objects.select_for_update().get(pk=handoff.lead_id)
+        lead.status = Lead.Status.HANDED_OFF
+        lead.chatwoot_contact_id, lead.chatwoot_conversation_id = handoff.contact_id, handoff.conversation_id
+        lead.save(update_fields=["status", "chatwoot_contact_id", "chatwoot_conversation_id", "updated_at"])
+        BotConversation.objects.filter(lead=lead, status=BotConversation.Status.ACTIVE).update(
+            status=BotConversation.Status.HANDED_OFF, handoff_at=now
+        )
+        kept = handoff.routing.get("kept_agent_id")
+        run.checkpoint(
+            state=Handoff.State.DONE,
+            finished_at=now,
+            claim_token=None,
+            lease_expires_at=None,
+            last_error="",
+            **({"assignee_id": kept, "assignee_name": handoff.routing.get("agent_name", "")} if kept else {}),
+        )
+        handoff_event(handoff, Kind.DONE, f"Com um humano no Chatwoot (conversa {handoff.conversation_id}).")
+        if reported["chatwoot_status"] == "resolved":
+            _resolved_meanwhile(handoff, lead, reported["outcome"])
+
+
+def _resolved_meanwhile(handoff: Handoff, lead: Lead, outcome: str) -> None:
+    """Chatwoot resolved the conversation before the handoff finished: the lead ends as Chatwoot says."""
+    resolution_apply(handoff, lead, outcome or outcome_for([]))
+    Handoff.objects.filter(pk=handoff.pk).update(resolved_at=handoff.resolved_at, outcome=handoff.outcome)

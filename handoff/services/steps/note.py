@@ -1,0 +1,58 @@
+"""c. and d. The bot-history note, part by part, and the labels, merged (C.5, D)."""
+
+from django.conf import settings
+
+from handoff.chatwoot import ChatwootClient
+from handoff.models import Handoff
+from handoff.notes import note_marker, note_parts
+from leads.models import Message
+
+
+def note(run, client: ChatwootClient) -> None:
+    """c. Post each part of the bot-history note once; after a lost answer, look for the part's marker first."""
+    handoff = run.handoff
+    parts = handoff_note_parts(handoff)
+    ids = list(handoff.note_message_ids)
+    while len(ids) < len(parts):
+        part = len(ids) + 1
+        if handoff.note_pending_part == part:
+            found = message_with(client, handoff.conversation_id, note_marker(handoff.pk, part, len(parts)))
+            if found:
+                ids.append(found)
+                run.checkpoint(note_message_ids=ids, note_pending_part=None)
+                continue
+        run.checkpoint(note_pending_part=part)
+        posted = client.message_create(handoff.conversation_id, content=parts[part - 1], private=True)
+        ids.append(posted.id)
+        run.checkpoint(note_message_ids=ids, note_pending_part=None)
+    if handoff.note_pending_part is not None:
+        run.checkpoint(note_pending_part=None)
+
+
+def labels(run, client: ChatwootClient) -> None:
+    """d. Read, merge, write: C.5 says POST replaces the list, and an agent's labels must survive."""
+    handoff = run.handoff
+    if handoff.labels is not None:
+        return
+    current = [] if run.conversation_created else client.conversation_labels(handoff.conversation_id)
+    wanted = current + [label for label in settings.HANDOFF_LABELS if label not in current]
+    if wanted != current:
+        client.conversation_labels_set(handoff.conversation_id, wanted)
+    run.checkpoint(labels=wanted)
+
+
+def handoff_note_parts(handoff: Handoff) -> list[str]:
+    """The history up to the first attempt (history_until), so every attempt renders the same parts."""
+    history = Message.objects.filter(conversation__lead_id=handoff.lead_id, created_at__lte=handoff.history_until)
+    messages = list(history.order_by("created_at", "id"))
+    return note_parts(
+        handoff_id=handoff.pk,
+        lead=handoff.lead,
+        messages=messages,
+        score=handoff.score,
+        max_chars=settings.HANDOFF_NOTE_MAX_CHARS,
+    )
+
+
+def message_with(client: ChatwootClient, conversation_id: int, marker: str) -> int | None:
+    return next((m.id for m in client.messages_latest(conversation_id) if marker in m.content), None)
