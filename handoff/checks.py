@@ -24,6 +24,14 @@ def handoff_settings_check(app_configs, **kwargs):
                 id="handoff.W001",
             )
         )
+    if settings.HANDOFF_RETURNING_POLICY not in ("handoff", "bot"):
+        problems.append(
+            Error(
+                f"HANDOFF_RETURNING_POLICY is {settings.HANDOFF_RETURNING_POLICY!r}.",
+                hint='Use "handoff" (a returning lead goes back to its agent) or "bot" (Atlas answers it).',
+                id="handoff.E002",
+            )
+        )
     if settings.CHATWOOT_WEBHOOK_URL_TOKEN:
         problems.append(
             Warning(

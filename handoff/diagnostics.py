@@ -128,7 +128,7 @@ def _inbox_checks(client: ChatwootClient) -> Iterator[Check]:
             "Com o rodízio do Nexa, desligue a "
             "atribuição automática da caixa (E), ou use a estratégia 'chatwoot' nas regras de roteamento.",
         )
-    members = inbox_members(client)
+    members = inbox_members(client, inbox_id)
     if not members:
         yield Check(
             False,

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from handoff.chatwoot import Conversation, conversation_from, time_from
 from handoff.services.conversations import (
+    Author,
     EventIgnored,
     SyncResult,
     contact_details_apply,
@@ -60,10 +61,15 @@ def message_created(payload: dict) -> SyncResult:
         created_at=time_from(payload.get("created_at")) or timezone.now(),
         external_id=f"chatwoot:{payload['id']}",
     )
+    author = payload.get("sender") or {}
     return conversation_message_mirror(
         display_id=conversation_display_id(payload),
         message=message,
-        agent_name=str((payload.get("sender") or {}).get("name") or ""),
+        author=Author(
+            user_id=_int(author.get("id")) if sender == Message.Sender.AGENT else None,
+            name=str(author.get("name") or ""),
+            source_id=str(payload.get("source_id") or ""),
+        ),
     )
 
 

@@ -29,13 +29,27 @@ def liquid_safe(text: str) -> str:
     return text
 
 
-def note_parts(*, handoff_id, lead: Lead, messages: list[Message], score: int | None, max_chars: int) -> list[str]:
+def note_parts(
+    *,
+    handoff_id,
+    lead: Lead,
+    messages: list[Message],
+    score: int | None,
+    max_chars: int,
+    returning: str = "",
+    warning: str = "",
+) -> list[str]:
     """The note as one or more parts, each at most `max_chars` with its marker; nothing is cut off.
 
-    Sizes are measured on the Liquid-safe text; a message longer than a part continues in the next one.
+    `returning` says what happened before a returning lead's earlier handoff (its messages are those since);
+    `warning` is what the agent must know before answering. Sizes are measured on the Liquid-safe text; a message
+    longer than a part continues in the next one.
     """
     budget = max_chars - 80  # room for the marker and the continuation heading
-    header = liquid_safe(_header(lead, messages, score))[: budget - 40]
+    header = _header(lead, messages, score, returning)
+    if warning:
+        header = f"⚠️ **{warning}**\n\n{header}"
+    header = liquid_safe(header)[: budget - 40]
     lines = [liquid_safe(_line(message)) for message in messages] or ["_Sem mensagens registradas._"]
     pieces = [line[start : start + budget] for line in lines for start in range(0, len(line), budget)]
     chunks: list[list[str]] = [[header, "", "**Transcrição**", ""]]
@@ -52,9 +66,10 @@ def note_parts(*, handoff_id, lead: Lead, messages: list[Message], score: int | 
     ]
 
 
-def _header(lead: Lead, messages: list[Message], score: int | None) -> str:
+def _header(lead: Lead, messages: list[Message], score: int | None, returning: str) -> str:
     rows = [
-        "**Lead qualificado pelo Atlas Nexa**",
+        "**O lead voltou a escrever**" if returning else "**Lead qualificado pelo Atlas Nexa**",
+        *([f"**Antes:** {returning}"] if returning else []),
         f"**Nota:** {score}/10" if score is not None else "**Nota:** sem nota",
         f"**Nome:** {lead.name or 'sem nome'}",
         f"**Telefone:** {phone_display(lead.phone)}",

@@ -64,7 +64,8 @@ def routing_decide(
     if strategy == RoutingRule.Strategy.CHATWOOT:
         decision.reason = "A atribuição fica com o Chatwoot."
         return decision
-    pool = [agent for agent in _candidates(client, rule) if agent.id not in exclude_agent_ids]
+    inbox_id = handoff.inbox_id or settings.CHATWOOT_INBOX_ID
+    pool = [agent for agent in _candidates(client, rule, inbox_id) if agent.id not in exclude_agent_ids]
     decision.candidates = [{"id": a.id, "name": a.name, "availability": a.availability_status} for a in pool]
     if rule and rule.online_only:
         online = [agent for agent in pool if agent.availability_status == "online"]
@@ -90,7 +91,7 @@ def _choose(lead, handoff, rule, strategy, pool: list[Agent]) -> tuple[Agent, st
     )
     if previous in by_id:
         return by_id[previous], "Lead que voltou: o mesmo agente de antes."
-    pool_key = f"rule:{rule.pk}" if rule else f"inbox:{settings.CHATWOOT_INBOX_ID}"
+    pool_key = f"rule:{rule.pk}" if rule else f"inbox:{handoff.inbox_id or settings.CHATWOOT_INBOX_ID}"
     if strategy == RoutingRule.Strategy.FIXED:
         return pool[0], "Agente fixo da regra."
     if strategy == RoutingRule.Strategy.LEAST_LOADED:
@@ -127,18 +128,17 @@ def _open_loads(agent_ids: list[int]) -> dict[int, int]:
     return loads
 
 
-def _candidates(client: ChatwootClient, rule: RoutingRule | None) -> list[Agent]:
+def _candidates(client: ChatwootClient, rule: RoutingRule | None, inbox_id: int) -> list[Agent]:
     if rule and rule.agent_ids.strip():
         wanted = [int(part) for part in rule.agent_ids.split(",") if part.strip().isdigit()]
         known = {agent.id: agent for agent in _cached(client, "agents", client.agents)}
         return [known[agent_id] for agent_id in wanted if agent_id in known]
     if rule and rule.team_id:
         return _cached(client, f"team:{rule.team_id}", lambda: client.team_members(rule.team_id))
-    return _cached(client, "inbox", lambda: inbox_members(client))
+    return _cached(client, f"inbox:{inbox_id}", lambda: inbox_members(client, inbox_id))
 
 
-def inbox_members(client: ChatwootClient) -> list[Agent]:
-    inbox_id = client.settings.inbox_id
+def inbox_members(client: ChatwootClient, inbox_id: int) -> list[Agent]:
     try:
         return client.inbox_members(inbox_id)
     except ChatwootAuthError:

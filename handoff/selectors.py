@@ -31,6 +31,7 @@ def handoff_summary(handoff: Handoff | None) -> dict | None:
         "last_error": handoff.last_error or None,
         "chatwoot_contact_id": handoff.contact_id,
         "chatwoot_conversation_id": handoff.conversation_id,
+        "chatwoot_inbox_id": handoff.inbox_id,
         "conversation_url": handoff.conversation_url or None,
         "assignee": {"id": handoff.assignee_id, "name": handoff.assignee_name} if handoff.assignee_id else None,
         "team": {"id": handoff.team_id, "name": handoff.team_name} if handoff.team_id else None,

@@ -60,6 +60,12 @@ class Lead(models.Model):
     )
     status = models.CharField(_("status"), max_length=20, choices=LeadStatus.choices, default=LeadStatus.NOVO)
     chatwoot_contact_id = models.BigIntegerField(_("Chatwoot contact"), null=True, blank=True)
+    chatwoot_inbox_id = models.BigIntegerField(
+        _("Chatwoot inbox"),
+        null=True,
+        blank=True,
+        help_text=_("The inbox (WhatsApp number) the lead talks to; its handoffs go there unless told otherwise."),
+    )
     chatwoot_conversation_id = models.BigIntegerField(
         _("Chatwoot conversation"), null=True, blank=True, help_text=_("The conversation number shown in Chatwoot.")
     )

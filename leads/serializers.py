@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from handoff.selectors import bot_should_reply, handoff_latest, handoff_summary
+from handoff.services.inboxes import InboxUnknown, inbox_resolve
 from leads.models import MESSAGE_MAX_CHARS, Lead, Message
 from leads.phones import InvalidPhone, phone_parse
 
@@ -18,12 +19,13 @@ HANDOFF_SCHEMA = {
     "properties": {
         "id": {"type": "string", "format": "uuid"},
         "state": {"type": "string", "enum": ["queued", "in_progress", "done", "failed", "cancelled"]},
-        "trigger": {"type": "string", "enum": ["score", "api", "admin"]},
+        "trigger": {"type": "string", "enum": ["score", "api", "admin", "returned"]},
         "attempts": {"type": "integer"},
         "next_attempt_at": {"type": "string", "format": "date-time", "nullable": True},
         "last_error": {"type": "string", "nullable": True},
         "chatwoot_contact_id": {"type": "integer", "nullable": True},
         "chatwoot_conversation_id": {"type": "integer", "nullable": True},
+        "chatwoot_inbox_id": {"type": "integer", "nullable": True},
         "conversation_url": {"type": "string", "nullable": True},
         "assignee": {
             "type": "object",
@@ -114,9 +116,29 @@ class LeadUpsertSerializer(LeadFieldsSerializer):
     """An upsert only adds what it knows: null and "" mean "not sent", never "erase"."""
 
     phone = PhoneField()
+    instance = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=100,
+        help_text="The Evolution API instance the lead wrote to (as n8n receives it): its Chatwoot inbox answers.",
+    )
+    inbox_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="Or the Chatwoot inbox (WhatsApp number) to answer from. The lead remembers it for later handoffs.",
+    )
 
     def validate(self, attrs):
-        return {key: value for key, value in attrs.items() if value not in (None, "")}
+        attrs = {key: value for key, value in attrs.items() if value not in (None, "")}
+        instance, inbox_id = attrs.pop("instance", ""), attrs.pop("inbox_id", None)
+        if instance or inbox_id:
+            try:
+                attrs["chatwoot_inbox_id"] = inbox_resolve(instance=instance, inbox_id=inbox_id).pk
+            except InboxUnknown as err:
+                raise serializers.ValidationError({err.field: [str(err)]}) from err
+        return attrs
 
 
 class LeadPatchSerializer(LeadFieldsSerializer):
@@ -156,6 +178,7 @@ class LeadSerializer(serializers.ModelSerializer):
             "interest",
             "qualification_score",
             "status",
+            "chatwoot_inbox_id",
             "created_at",
             "updated_at",
             "closed_at",

@@ -14,7 +14,7 @@ from leads.models import BotConversation, Lead, Message
 from leads.phones import Phone
 from leads.signals import lead_qualified
 
-LEAD_FIELDS = ("name", "email", "interest", "qualification_score", "external_id")
+LEAD_FIELDS = ("name", "email", "interest", "qualification_score", "external_id", "chatwoot_inbox_id")
 
 
 class LeadConflict(Exception):

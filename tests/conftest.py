@@ -51,7 +51,13 @@ def chatwoot(sandbox, settings):
     settings.REDIS_URL = ""
     from django.core.cache import cache
 
+    from handoff.models import ChatwootInbox
+
     cache.clear()
+    # Nexa knows the sandbox's default inbox as a refresh (GET /inboxes) would have stored it.
+    ChatwootInbox.objects.update_or_create(
+        pk=1, defaults={"name": "Atlas Nexa", "kind": ChatwootInbox.Kind.API, "channel_type": "Channel::Api"}
+    )
     return sandbox
 
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from handoff.models import Handoff, WebhookDelivery
+from handoff.selectors import bot_should_reply
 from handoff.services import webhook_process, webhooks_requeue_stale
 from handoff.signatures import SignatureError, signature_for, signature_verify
 from leads.models import BotConversation, Lead, Message
@@ -288,13 +289,23 @@ def test_conversation_created_for_a_known_conversation_changes_nothing(handed_of
 # Variants.
 
 
-def test_a_lead_who_comes_back_gets_linked_and_handed_off_again(handed_off):
+def test_a_lead_who_comes_back_is_queued_for_a_handoff_into_that_inbox(handed_off):
     Lead.objects.filter(pk=handed_off.lead_id).update(status=Lead.Status.CONVERTIDO)
     payload = {**fixture("conversation_created.json"), "id": 200}
     deliver_and_process(payload)
     lead = Lead.objects.get(pk=handed_off.lead_id)
-    assert (lead.status, lead.chatwoot_conversation_id) == (Lead.Status.HANDED_OFF, 200)
-    assert lead.handoffs.filter(trigger="returned", conversation_id=200).exists()
+    returned = lead.handoffs.get(trigger="returned")
+    assert (returned.state, returned.inbox_id) == (Handoff.State.QUEUED, payload["inbox_id"])
+    assert not bot_should_reply(lead)  # a human is on the way; the worker assigns and writes the note
+
+
+def test_with_the_bot_policy_a_lead_who_comes_back_stays_with_atlas(handed_off, settings):
+    settings.HANDOFF_RETURNING_POLICY = "bot"
+    Lead.objects.filter(pk=handed_off.lead_id).update(status=Lead.Status.CONVERTIDO)
+    deliver_and_process({**fixture("conversation_created.json"), "id": 200})
+    lead = Lead.objects.get(pk=handed_off.lead_id)
+    assert not lead.handoffs.filter(trigger="returned").exists()
+    assert bot_should_reply(lead) and lead.chatwoot_conversation_id == 200
 
 
 def test_a_lost_label_makes_the_outcome_perdido(handed_off):

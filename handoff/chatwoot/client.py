@@ -25,12 +25,14 @@ from handoff.chatwoot.types import (
     Contact,
     ContactInbox,
     Conversation,
+    Inbox,
     Message,
     Profile,
     Team,
     agent_from,
     contact_from,
     conversation_from,
+    inbox_from,
     message_from,
 )
 
@@ -203,6 +205,10 @@ class ChatwootClient:
 
     def inbox_get(self, inbox_id: int) -> dict:
         return self._request("GET", f"/inboxes/{inbox_id}")
+
+    def inboxes(self) -> list[Inbox]:
+        """Every inbox of the account, with its kind (CHANNELS §1)."""
+        return [inbox_from(item) for item in self._request("GET", "/inboxes").get("payload", [])]
 
     def profile(self) -> Profile:
         """The token's user (A.2: only user tokens have one)."""

@@ -1,8 +1,10 @@
 """The small, frozen values the client returns, and how each is read from Chatwoot's JSON."""
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,20 @@ class Agent:
 class Team:
     id: int
     name: str
+
+
+@dataclass(frozen=True)
+class Inbox:
+    """An inbox and what its channel means for the lead's WhatsApp (CHANNELS §1)."""
+
+    id: int
+    name: str
+    channel_type: str
+    kind: str  # "evolution" | "whatsapp" | "api" | "unsupported"
+    phone_number: str = ""  # a native WhatsApp inbox's business number
+    instance: str = ""  # the Evolution instance, from the webhook URL
+    webhook_url: str = ""
+    provider: str = ""
 
 
 @dataclass(frozen=True)
@@ -152,3 +168,30 @@ def time_from(value) -> datetime | None:
         except ValueError:
             return None
     return None
+
+
+EVOLUTION_WEBHOOK = re.compile(r"/chatwoot/webhook/([^/?#]+)/?(?:[?#].*)?$")  # CHANNELS §1
+
+
+def inbox_from(data: dict) -> Inbox:
+    channel = str(data.get("channel_type") or "")
+    webhook_url = str(data.get("webhook_url") or "")
+    evolution = EVOLUTION_WEBHOOK.search(webhook_url) if channel == "Channel::Api" else None
+    if evolution:
+        kind = "evolution"
+    elif channel == "Channel::Api":
+        kind = "api"
+    elif channel == "Channel::Whatsapp":
+        kind = "whatsapp"
+    else:
+        kind = "unsupported"
+    return Inbox(
+        id=int(data["id"]),
+        name=str(data.get("name") or ""),
+        channel_type=channel,
+        kind=kind,
+        phone_number=str(data.get("phone_number") or "") if kind == "whatsapp" else "",
+        instance=unquote(evolution.group(1)) if evolution else "",
+        webhook_url=webhook_url,
+        provider=str(data.get("provider") or ""),
+    )

@@ -2,11 +2,14 @@
 
 from handoff.models.calls import ChatwootCall, ChatwootThrottle
 from handoff.models.handoff import Handoff, HandoffEvent
+from handoff.models.inboxes import ChatwootInbox, ChatwootIntegrationUser
 from handoff.models.routing import RoundRobinCursor, RoutingRule
 from handoff.models.webhooks import WebhookDelivery
 
 __all__ = [
     "ChatwootCall",
+    "ChatwootInbox",
+    "ChatwootIntegrationUser",
     "ChatwootThrottle",
     "Handoff",
     "HandoffEvent",

@@ -95,6 +95,10 @@ class Handoff(models.Model):
     updated_at = models.DateTimeField(pgettext_lazy("handoff", "updated at"), auto_now=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
+    inbox_id = models.BigIntegerField(
+        _("Chatwoot inbox"), null=True, blank=True, help_text=_("Where this handoff goes, decided when it was queued.")
+    )
+
     # Checkpoints, in step order.
     contact_id = models.BigIntegerField(_("Chatwoot contact"), null=True, blank=True)
     contact_source_id = models.CharField(max_length=255, blank=True, help_text="source_id of the contact_inbox.")

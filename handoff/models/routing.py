@@ -25,6 +25,12 @@ class RoutingRule(models.Model):
         _("area codes"), max_length=200, blank=True, help_text=_("Comma-separated, e.g. 11, 21")
     )
     team_id = models.PositiveIntegerField(_("Chatwoot team"), null=True, blank=True)
+    inbox_id = models.PositiveIntegerField(
+        _("Chatwoot inbox"),
+        null=True,
+        blank=True,
+        help_text=_("For leads whose inbox is not known yet (Atlas named none and they never wrote to one)."),
+    )
     agent_ids = models.CharField(
         _("Chatwoot agents"),
         max_length=500,

@@ -5,6 +5,7 @@ transaction, is idempotent (a reprocessed delivery changes nothing twice), and n
 conversation states older than the newest one applied are skipped (API-NOTES F.2: no ordering).
 """
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,13 +14,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from handoff.chatwoot import Conversation
-from handoff.models import Handoff, HandoffEvent
-from handoff.services.lifecycle import handoff_event, handoff_returned, site_label
+from handoff.models import ChatwootInbox, ChatwootIntegrationUser, Handoff, HandoffEvent
+from handoff.services.lifecycle import handoff_create, handoff_event, site_label
 from leads import services as lead_services
 from leads.models import BotConversation, Lead, Message
 from leads.phones import InvalidPhone, phone_parse
 
 Kind = HandoffEvent.Kind
+EVOLUTION_SOURCE_PREFIX = "WAID:"
 
 # What Chatwoot's side may change on a handoff row; the runner's checkpoints are never written from here.
 SYNC_FIELDS = [
@@ -78,14 +80,29 @@ def conversation_state_apply(conversation: Conversation) -> SyncResult:
     return SyncResult.of(changes)
 
 
+@dataclass(frozen=True)
+class Author:
+    """Who posted a message, as its webhook says: the Chatwoot user (agents only), and the message's source_id."""
+
+    user_id: int | None = None
+    name: str = ""
+    source_id: str = ""
+
+
 def conversation_message_mirror(
-    *, display_id: int | None, message: lead_services.NewMessage, agent_name: str = ""
+    *, display_id: int | None, message: lead_services.NewMessage, author: Author = Author()
 ) -> SyncResult:
-    """Mirror a public message into the lead's transcript; an agent's first one is the first human reply."""
+    """Mirror a public message into the lead's transcript; an agent's first one is the first human reply.
+
+    A user's message that is the bot's or the company phone's (an integration user's) is the bot's.
+    """
     handoff = _handoff_locked(display_id)
+    if message.sender == Message.Sender.AGENT and integration_user_is(author):
+        message = dataclasses.replace(message, sender=Message.Sender.BOT)
     added = lead_services.messages_add(lead=handoff.lead, messages=[message])
     handoff.chatwoot_heard_at = timezone.now()
-    first = _first_reply(handoff, message.created_at, agent_name) if message.sender == Message.Sender.AGENT else ""
+    human = message.sender == Message.Sender.AGENT
+    first = _first_reply(handoff, message.created_at, author.name) if human else ""
     handoff.save(update_fields=SYNC_FIELDS)
     return SyncResult(
         bool(added.created or first),
@@ -93,8 +110,28 @@ def conversation_message_mirror(
     )
 
 
+def integration_user_is(author: Author) -> bool:
+    """Evolution posts what it mirrors from WhatsApp as its user with source_id "WAID:…" (CHANNELS §2.3): that user
+    is recorded the first time; CHATWOOT_INTEGRATION_USER_IDS names others."""
+    if not author.user_id:
+        return False
+    if author.source_id.startswith(EVOLUTION_SOURCE_PREFIX):
+        ChatwootIntegrationUser.objects.get_or_create(user_id=author.user_id, defaults={"name": author.name[:255]})
+        return True
+    return (
+        author.user_id in settings.CHATWOOT_INTEGRATION_USER_IDS
+        or ChatwootIntegrationUser.objects.filter(user_id=author.user_id).exists()
+    )
+
+
 def conversation_returned(*, conversation: Conversation, contact_id: int | None) -> SyncResult:
-    """A new conversation of a contact Nexa knows: the lead came back. Nexa's own conversations are no news."""
+    """A new conversation of a contact Nexa knows: the lead came back (it wrote again and Evolution, or Chatwoot's
+    WhatsApp inbox, opened one). Nexa's own conversations are no news.
+
+    HANDOFF_RETURNING_POLICY "handoff": a handoff into that conversation's inbox, which reuses the conversation,
+    writes a note of what happened since and goes back to the lead's agent when available (routing's sticky owner);
+    "bot": Atlas answers it until it qualifies the lead again. Either way nobody is left waiting on a silent bot.
+    """
     handoff_id = conversation.custom_attributes.get("handoff_id")
     if handoff_id and Handoff.objects.filter(pk=_uuid_or_none(handoff_id)).exists():
         return SyncResult(False, "conversa criada pelo próprio Nexa")
@@ -105,16 +142,17 @@ def conversation_returned(*, conversation: Conversation, contact_id: int | None)
         return SyncResult(False, "conversa já conhecida")
     if lead.handoffs.active().exists():
         return SyncResult(False, "transferência em andamento: ela vai reaproveitar esta conversa")
-    handoff = handoff_returned(
+    if settings.HANDOFF_RETURNING_POLICY == "bot":
+        lead.chatwoot_conversation_id, lead.chatwoot_inbox_id = conversation.id, conversation.inbox_id
+        lead.save(update_fields=["chatwoot_conversation_id", "chatwoot_inbox_id", "updated_at"])
+        return SyncResult(True, f"lead de volta na conversa {conversation.id}: fica com o Atlas")
+    handoff = handoff_create(
         lead=lead,
-        contact_id=contact_id,
-        conversation_id=conversation.id,
-        chatwoot_status=conversation.status,
-        chatwoot_updated_at=conversation.updated_at,
+        trigger=Handoff.Trigger.RETURNED,
+        reason=f"O lead voltou pelo WhatsApp (conversa {conversation.id})",
+        inbox_id=conversation.inbox_id,
     )
-    _owner_apply(handoff, conversation)
-    handoff.save(update_fields=SYNC_FIELDS)
-    return SyncResult(True, f"lead de volta na conversa {conversation.id}")
+    return SyncResult(True, f"lead de volta na conversa {conversation.id}: transferência {handoff.pk} na fila")
 
 
 def contact_details_apply(*, contact_id, name: str, email: str, phone: str) -> SyncResult:
@@ -199,9 +237,12 @@ def _owner_apply(handoff: Handoff, conversation: Conversation) -> str:
 
 
 def _first_reply_from(handoff: Handoff, conversation: Conversation) -> str:
-    """A conversation's first_reply_created_at also tells the first reply."""
+    """A conversation's first_reply_created_at also tells the first reply, except in an Evolution inbox: there
+    Chatwoot counts the bot replies Evolution mirrors as its user's (CHANNELS §2.3); message events tell instead."""
     when = conversation.first_reply_at
-    return _first_reply(handoff, when, handoff.assignee_name) if when else ""
+    if not when or ChatwootInbox.objects.filter(pk=conversation.inbox_id, kind=ChatwootInbox.Kind.EVOLUTION).exists():
+        return ""
+    return _first_reply(handoff, when, handoff.assignee_name)
 
 
 def _first_reply(handoff: Handoff, when: datetime, agent_name: str) -> str:

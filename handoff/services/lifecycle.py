@@ -9,6 +9,7 @@ from django.utils import timezone, translation
 from django_q.tasks import async_task
 
 from handoff.models import Handoff, HandoffEvent
+from handoff.services.inboxes import handoff_inbox_choose
 from leads.models import Lead
 
 Kind = HandoffEvent.Kind
@@ -22,8 +23,11 @@ class HandoffRefused(Exception):
     """The operation does not apply to this handoff or lead; the message says why, for the admin."""
 
 
-def handoff_create(*, lead: Lead, trigger: str, user=None, reason: str = "") -> Handoff:
-    """The lead's active handoff, or a new one queued in the caller's transaction (the outbox)."""
+def handoff_create(*, lead: Lead, trigger: str, user=None, reason: str = "", inbox_id: int | None = None) -> Handoff:
+    """The lead's active handoff, or a new one queued in the caller's transaction (the outbox).
+
+    It goes to `inbox_id`, else to the lead's inbox, a routing rule's, or the default (handoff_inbox_choose).
+    """
     with transaction.atomic():
         active = lead.handoffs.active().first()
         if active:
@@ -34,6 +38,7 @@ def handoff_create(*, lead: Lead, trigger: str, user=None, reason: str = "") -> 
             "triggered_by": user if user and user.is_authenticated else None,
             "score": lead.qualification_score,
             "reason": reason or _reason(trigger, lead),
+            "inbox_id": handoff_inbox_choose(lead, inbox_id),
         }
         if latest and latest.state in (Handoff.State.FAILED, Handoff.State.CANCELLED):
             # Its checkpoints and markers are what keep Chatwoot free of a second note or conversation.
@@ -61,11 +66,13 @@ def handoff_request(*, lead: Lead) -> tuple[Handoff | None, str]:
     return handoff_create(lead=lead, trigger=Handoff.Trigger.API), "queued"
 
 
-def handoff_trigger_admin(*, lead: Lead, user) -> Handoff:
-    """ "Hand off now": bypasses the threshold, records who asked."""
+def handoff_trigger_admin(*, lead: Lead, user, inbox_id: int | None = None) -> Handoff:
+    """ "Hand off now": bypasses the threshold, records who asked; into `inbox_id` when the admin chose one."""
     if lead.status == Lead.Status.HANDED_OFF and not lead.handoffs.active().exists():
         raise HandoffRefused(f"{lead} já está com um agente no Chatwoot.")
-    return handoff_create(lead=lead, trigger=Handoff.Trigger.ADMIN, user=user, reason="Transferência manual")
+    return handoff_create(
+        lead=lead, trigger=Handoff.Trigger.ADMIN, user=user, reason="Transferência manual", inbox_id=inbox_id
+    )
 
 
 def handoff_retry(*, handoff: Handoff, user) -> Handoff:
@@ -96,7 +103,9 @@ def _resume(handoff: Handoff, message: str, origin: dict | None = None) -> Hando
         handoff.finished_at, handoff.last_error = None, ""
         fields = ["state", "attempts", "next_attempt_at", "finished_at", "last_error", "updated_at"]
         if origin and _note_unwritten(handoff):
-            # Nothing of the note can be in Chatwoot yet: it may show today's history, score and reason.
+            # Nothing of the note can be in Chatwoot yet: it may show today's history, score, reason and inbox.
+            if origin["inbox_id"] != handoff.inbox_id:
+                origin = {**origin, "contact_source_id": ""}  # the contact_inbox belongs to the old inbox
             for name, value in {**origin, "history_until": None}.items():
                 setattr(handoff, name, value)
             fields += [*origin, "history_until"]
@@ -159,35 +168,6 @@ def handoff_enqueue(handoff_id) -> None:
     except Exception:
         # The sweep enqueues it again within a minute; losing an enqueue never loses the lead.
         logger.exception("could not enqueue handoff %s", handoff_id)
-
-
-def handoff_returned(
-    *, lead: Lead, contact_id: int, conversation_id: int, chatwoot_status: str, chatwoot_updated_at: float | None
-) -> Handoff:
-    """The lead came back in a conversation Chatwoot opened (it wrote again): recorded as handed off there.
-
-    The caller holds the lead's row lock and has checked that no handoff is active or knows this conversation.
-    """
-    now = timezone.now()
-    handoff = Handoff.objects.create(
-        lead=lead,
-        trigger=Handoff.Trigger.RETURNED,
-        state=Handoff.State.DONE,
-        reason="O lead voltou pelo Chatwoot",
-        score=lead.qualification_score,
-        contact_id=contact_id,
-        conversation_id=conversation_id,
-        finished_at=now,
-        sla_started_at=now,
-        chatwoot_heard_at=now,
-        chatwoot_status=chatwoot_status,
-        chatwoot_updated_at=chatwoot_updated_at,
-        assignment_done=True,
-    )
-    lead.status, lead.chatwoot_conversation_id = Lead.Status.HANDED_OFF, conversation_id
-    lead.save(update_fields=["status", "chatwoot_conversation_id", "updated_at"])
-    handoff_event(handoff, Kind.RETURNED, f"O lead voltou: conversa {conversation_id} no Chatwoot.")
-    return handoff
 
 
 def site_label(choices, value: str) -> str:

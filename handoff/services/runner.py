@@ -45,6 +45,7 @@ class HandoffRun:
         self.handoff = handoff
         self.token = token
         self.step = ""
+        self.inbox = None  # the handoff's ChatwootInbox, loaded by the first step
         self.contact_created = False
         self.conversation_created = False
 
@@ -66,7 +67,7 @@ def handoff_process(*, handoff_id) -> str:
     handoff_event(run.handoff, Kind.ATTEMPT, f"Tentativa {run.handoff.attempts}.")
     try:
         client = chatwoot_for(step=lambda: run.step, handoff=run.handoff, wait_seconds=_throttle_wait_seconds())
-        for step in (steps.contact, steps.conversation, steps.note, steps.labels, steps.assignment):
+        for step in (steps.inbox, steps.contact, steps.conversation, steps.note, steps.labels, steps.assignment):
             run.step = step.__name__
             step(run, client)
         steps.finish(run)

@@ -174,7 +174,11 @@ PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", default="BR")
 CHATWOOT_BASE_URL = env("CHATWOOT_BASE_URL", default="")
 CHATWOOT_ACCOUNT_ID = env.int("CHATWOOT_ACCOUNT_ID", default=None)
 CHATWOOT_API_TOKEN = env("CHATWOOT_API_TOKEN", default="")
+# The default inbox: where a handoff goes when neither Atlas, the lead's history nor a routing rule names another.
 CHATWOOT_INBOX_ID = env.int("CHATWOOT_INBOX_ID", default=None)
+# Users whose messages are the bot's or the company phone's, never a human reply (besides those Nexa discovers:
+# Evolution's, from the "WAID:" source_id of what it mirrors; CHANNELS §2.3).
+CHATWOOT_INTEGRATION_USER_IDS = env.list("CHATWOOT_INTEGRATION_USER_IDS", cast=int, default=[])
 CHATWOOT_WEBHOOK_SECRETS = env.list("CHATWOOT_WEBHOOK_SECRETS", default=[])
 CHATWOOT_WEBHOOK_TOLERANCE_SECONDS = env.int("CHATWOOT_WEBHOOK_TOLERANCE_SECONDS", default=300)
 CHATWOOT_WEBHOOK_MAX_BYTES = env.int("CHATWOOT_WEBHOOK_MAX_BYTES", default=1024 * 1024)
@@ -205,6 +209,10 @@ HANDOFF_RETRY_CAP_SECONDS = env.float("HANDOFF_RETRY_CAP_SECONDS", default=600.0
 HANDOFF_LEASE_SECONDS = env.int("HANDOFF_LEASE_SECONDS", default=360)
 HANDOFF_NOTE_MAX_CHARS = env.int("HANDOFF_NOTE_MAX_CHARS", default=140_000)  # Chatwoot's limit is 150,000 (D)
 HANDOFF_SWEEP_BATCH = env.int("HANDOFF_SWEEP_BATCH", default=500)
+# A lead Nexa handed off before writes again and Evolution (or Chatwoot) opens a new conversation: "handoff" routes
+# it like a handoff (back to its agent, with a note of what happened since); "bot" leaves it to Atlas until Atlas
+# qualifies it again.
+HANDOFF_RETURNING_POLICY = env("HANDOFF_RETURNING_POLICY", default="handoff")
 
 # Outcomes when Chatwoot resolves a conversation: a lost label wins, then a won label, else the default.
 HANDOFF_LOST_LABELS = env.list("HANDOFF_LOST_LABELS", default=["perdido"])

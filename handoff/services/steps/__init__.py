@@ -1,6 +1,6 @@
 """The handoff's steps in Chatwoot; each one skips what its checkpoint says is done, so none is ever repeated.
 
-The runner calls them in order: contact, conversation, note, labels, assignment, then finish. Chatwoot facts
+The runner calls them in order: inbox, contact, conversation, note, labels, assignment, then finish. Chatwoot facts
 cited by section are in ../shared/chatwoot/API-NOTES.md.
 """
 
@@ -9,6 +9,7 @@ from handoff.services.steps.common import HandoffImpossible
 from handoff.services.steps.contact import contact
 from handoff.services.steps.conversation import conversation
 from handoff.services.steps.finish import finish
+from handoff.services.steps.inbox import inbox
 from handoff.services.steps.note import labels, note
 
-__all__ = ["HandoffImpossible", "assignment", "contact", "conversation", "finish", "labels", "note"]
+__all__ = ["HandoffImpossible", "assignment", "contact", "conversation", "finish", "inbox", "labels", "note"]

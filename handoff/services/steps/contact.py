@@ -1,9 +1,9 @@
-"""a. The contact: found by phone, twin or identifier, else created; its contact_inbox source_id kept (B)."""
+"""a. The contact: found by phone, twin or WhatsApp id, else created; its contact_inbox source_id kept (B, CHANNELS)."""
 
 import re
 
 from handoff.chatwoot import ChatwootClient, ChatwootPermanentError, Contact
-from handoff.models import HandoffEvent
+from handoff.models import ChatwootInbox, HandoffEvent
 from handoff.services.lifecycle import handoff_event
 from handoff.services.steps.common import ATTRIBUTE_MAX, HandoffImpossible
 from leads.models import Lead, Message
@@ -11,12 +11,15 @@ from leads.phones import phone_twin
 
 Kind = HandoffEvent.Kind
 
-
 CHATWOOT_E164 = re.compile(r"\+[1-9]\d{1,14}")  # B.2, anchored at both ends here
+# What Nexa once wrote into `identifier`. Evolution sends an agent's reply to the identifier's digits (CHANNELS
+# §2.1), so a contact carrying one is never answered: Nexa clears it where it finds it and never writes it again.
+LEGACY_IDENTIFIER_PREFIX = "nexa-lead-"
+WHATSAPP_JID = "{}@s.whatsapp.net"  # how Evolution identifies the contacts it creates (CHANNELS §2.2, §2.3)
 
 
 def contact(run, client: ChatwootClient) -> None:
-    """a. Find the contact by phone, twin or identifier, else create it; keep its contact_inbox source_id."""
+    """a. Find the contact by phone, twin or WhatsApp id, else create it; keep its contact_inbox source_id."""
     handoff, lead = run.handoff, run.handoff.lead
     if not CHATWOOT_E164.fullmatch(lead.phone):
         raise HandoffImpossible(f"O telefone {lead.phone!r} não está no formato E.164 que o Chatwoot exige.")
@@ -24,17 +27,28 @@ def contact(run, client: ChatwootClient) -> None:
     if handoff.contact_id is None:
         found = _contact_find_or_create(run, client, lead)
     if not handoff.contact_synced:
-        client.contact_update(handoff.contact_id, custom_attributes=_contact_attributes(lead))  # B.5: merged
+        changes = {"custom_attributes": _contact_attributes(lead)}  # B.5: merged
+        if found is not None and found.identifier.startswith(LEGACY_IDENTIFIER_PREFIX):
+            changes["identifier"] = None
+        client.contact_update(handoff.contact_id, **changes)
         run.checkpoint(contact_synced=True)
     if not handoff.contact_source_id:
         current = found or client.contact_get(handoff.contact_id)
-        source_id = current.source_id_for(client.settings.inbox_id)
+        source_id = current.source_id_for(run.inbox.id)
         if not source_id:
-            # B.6: with our own source_id the call is idempotent; without one, each call adds a contact_inbox.
+            # B.6: with a source_id of ours the call is idempotent; without one, each call adds a contact_inbox.
             source_id = client.contact_inbox_create(
-                handoff.contact_id, inbox_id=client.settings.inbox_id, source_id=_source_id(lead)
+                handoff.contact_id, inbox_id=run.inbox.id, source_id=contact_source_id(run.inbox, lead)
             ).source_id
         run.checkpoint(contact_source_id=source_id)
+
+
+def contact_source_id(inbox: ChatwootInbox, lead: Lead) -> str:
+    """The contact_inbox source_id Nexa gives a lead in an inbox: in a native WhatsApp inbox it is where Chatwoot
+    sends the agent's replies, the lead's WhatsApp id (CHANNELS §3: digits); elsewhere a stable id of Nexa's."""
+    if inbox.kind == ChatwootInbox.Kind.WHATSAPP:
+        return lead.phone.lstrip("+")
+    return f"nexa-{lead.pk}"
 
 
 def _contact_find_or_create(run, client: ChatwootClient, lead: Lead) -> Contact:
@@ -44,17 +58,16 @@ def _contact_find_or_create(run, client: ChatwootClient, lead: Lead) -> Contact:
         run.checkpoint(contact_id=found.id)
         return found
     fields = {
-        "identifier": _identifier(lead),
         "name": lead.name[:255],
         "email": lead.email,
         "phone_number": lead.phone,
         "custom_attributes": _contact_attributes(lead),
     }
     try:
-        created, source_id = _contact_create(client, lead, fields)
+        created, source_id = _contact_create(client, run.inbox, lead, fields)
     except ChatwootPermanentError as err:
-        # B.2: a duplicate is a 422 naming the attributes but not the contact. Ours (same identifier, phone
-        # or twin, created meanwhile) is adopted; another person's e-mail never merges two phones.
+        # B.2: a duplicate is a 422 naming the attributes but not the contact. The lead's (same phone, twin or
+        # WhatsApp id, created meanwhile) is adopted; another person's e-mail never merges two phones.
         adopted = _contact_find(client, lead) if err.status == 422 else None
         if adopted is None:
             raise
@@ -67,8 +80,8 @@ def _contact_find_or_create(run, client: ChatwootClient, lead: Lead) -> Contact:
     return created
 
 
-def _contact_create(client: ChatwootClient, lead: Lead, fields: dict):
-    inbox_id, source_id = client.settings.inbox_id, _source_id(lead)
+def _contact_create(client: ChatwootClient, inbox: ChatwootInbox, lead: Lead, fields: dict):
+    inbox_id, source_id = inbox.id, contact_source_id(inbox, lead)
     try:
         return client.contact_create(inbox_id=inbox_id, source_id=source_id, **fields)
     except ChatwootPermanentError as err:
@@ -79,11 +92,16 @@ def _contact_create(client: ChatwootClient, lead: Lead, fields: dict):
 
 
 def _contact_find(client: ChatwootClient, lead: Lead) -> Contact | None:
-    """One filter call (B.4): our identifier first, then the exact phone, then its 9th-digit twin."""
-    wanted = [("identifier", _identifier(lead)), ("phone_number", lead.phone)]
-    twin = phone_twin(lead.phone)
-    if twin:
-        wanted.append(("phone_number", twin))
+    """One filter call (B.4), in order of preference: the exact phone, its 9th-digit twin, the WhatsApp id
+    Evolution writes as identifier for either, and the identifier Nexa once wrote.
+
+    Phones go as digits without "+": every Chatwoot version matches them (CHANNELS §4), where "+55…" becomes
+    "++55…" on older ones and never matches (and the create that follows fails: the phone is taken).
+    """
+    numbers = [number.lstrip("+") for number in (lead.phone, phone_twin(lead.phone)) if number]
+    wanted = [("phone_number", number) for number in numbers]
+    wanted += [("identifier", WHATSAPP_JID.format(number)) for number in numbers]
+    wanted.append(("identifier", f"{LEGACY_IDENTIFIER_PREFIX}{lead.pk}"))
     matches = client.contacts_filter(wanted)
     for key, value in wanted:
         for match in matches:
@@ -106,14 +124,6 @@ def _contact_attributes(lead: Lead) -> dict:
         "source": "atlas_nexa",
         "last_bot_message": (last_bot or "")[:ATTRIBUTE_MAX],
     }
-
-
-def _identifier(lead: Lead) -> str:
-    return f"nexa-lead-{lead.pk}"
-
-
-def _source_id(lead: Lead) -> str:
-    return f"nexa-{lead.pk}"
 
 
 def _same(key: str, actual: str, wanted: str) -> bool:

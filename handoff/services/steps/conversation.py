@@ -14,11 +14,15 @@ REUSABLE_STATUSES = ("open", "pending", "snoozed")
 
 
 def conversation(run, client: ChatwootClient) -> None:
-    """b. Reuse the contact's open conversation in the inbox, else create one carrying the first note part."""
+    """b. Reuse the contact's open conversation in the inbox, else create one carrying the first note part.
+
+    Reusing is what keeps the lead's WhatsApp thread whole: it is the conversation Evolution or Chatwoot's WhatsApp
+    inbox puts the lead's messages in (the most recently active non-resolved one, CHANNELS §2.2, §3).
+    """
     handoff = run.handoff
     if handoff.conversation_id:
         return
-    inbox_id = client.settings.inbox_id
+    inbox_id = run.inbox.id
     existing = [] if run.contact_created else client.contact_conversations(handoff.contact_id)
     ours = next((c for c in existing if c.custom_attributes.get("handoff_id") == str(handoff.pk)), None)
     if ours:
@@ -52,7 +56,7 @@ def _conversation_create(run, client: ChatwootClient) -> None:
     parts = handoff_note_parts(handoff)
     run.checkpoint(note_pending_part=1)  # the create carries part 1: after a lost answer, look before posting
     created = client.conversation_create(
-        inbox_id=client.settings.inbox_id,
+        inbox_id=run.inbox.id,
         contact_id=handoff.contact_id,
         source_id=handoff.contact_source_id,  # C.1: without it, every call makes a new conversation
         status="open",

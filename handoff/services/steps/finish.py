@@ -6,6 +6,7 @@ from django.utils import timezone
 from handoff.models import Handoff, HandoffEvent
 from handoff.services.conversations import outcome_for, resolution_apply
 from handoff.services.lifecycle import handoff_event
+from handoff.services.steps.note import whatsapp_window_warning
 from leads.models import BotConversation, Lead
 
 Kind = HandoffEvent.Kind
@@ -22,7 +23,9 @@ def finish(run) -> None:
         lead = Lead.objects.select_for_update().get(pk=handoff.lead_id)
         lead.status = Lead.Status.HANDED_OFF
         lead.chatwoot_contact_id, lead.chatwoot_conversation_id = handoff.contact_id, handoff.conversation_id
-        lead.save(update_fields=["status", "chatwoot_contact_id", "chatwoot_conversation_id", "updated_at"])
+        lead.chatwoot_inbox_id = handoff.inbox_id  # the lead's next handoffs go where this one went
+        fields = ["status", "chatwoot_contact_id", "chatwoot_conversation_id", "chatwoot_inbox_id", "updated_at"]
+        lead.save(update_fields=fields)
         BotConversation.objects.filter(lead=lead, status=BotConversation.Status.ACTIVE).update(
             status=BotConversation.Status.HANDED_OFF, handoff_at=now
         )
@@ -35,7 +38,9 @@ def finish(run) -> None:
             last_error="",
             **({"assignee_id": kept, "assignee_name": handoff.routing.get("agent_name", "")} if kept else {}),
         )
-        handoff_event(handoff, Kind.DONE, f"Com um humano no Chatwoot (conversa {handoff.conversation_id}).")
+        warning = whatsapp_window_warning(handoff)
+        done = f"Com um humano no Chatwoot (conversa {handoff.conversation_id})."
+        handoff_event(handoff, Kind.DONE, f"{done} ⚠️ {warning}" if warning else done)
         if reported["chatwoot_status"] == "resolved":
             _resolved_meanwhile(handoff, lead, reported["outcome"])
 

@@ -1,11 +1,17 @@
 """c. and d. The bot-history note, part by part, and the labels, merged (C.5, D)."""
 
+from datetime import timedelta
+
 from django.conf import settings
+from django.utils import timezone
 
 from handoff.chatwoot import ChatwootClient
-from handoff.models import Handoff
+from handoff.models import ChatwootInbox, Handoff
 from handoff.notes import note_marker, note_parts
-from leads.models import Message
+from handoff.services.lifecycle import site_label
+from leads.models import Lead, Message
+
+WHATSAPP_WINDOW = timedelta(hours=24)
 
 
 def note(run, client: ChatwootClient) -> None:
@@ -42,16 +48,58 @@ def labels(run, client: ChatwootClient) -> None:
 
 
 def handoff_note_parts(handoff: Handoff) -> list[str]:
-    """The history up to the first attempt (history_until), so every attempt renders the same parts."""
+    """The history up to the first attempt (history_until), so every attempt renders the same parts.
+
+    A returning lead's note shows its earlier handoff and the messages since it ended.
+    """
     history = Message.objects.filter(conversation__lead_id=handoff.lead_id, created_at__lte=handoff.history_until)
-    messages = list(history.order_by("created_at", "id"))
+    earlier = _earlier_handoff(handoff) if handoff.trigger == Handoff.Trigger.RETURNED else None
+    if earlier is not None and earlier.finished_at:
+        history = history.filter(created_at__gt=earlier.finished_at)
     return note_parts(
         handoff_id=handoff.pk,
         lead=handoff.lead,
-        messages=messages,
+        messages=list(history.order_by("created_at", "id")),
         score=handoff.score,
         max_chars=settings.HANDOFF_NOTE_MAX_CHARS,
+        returning=_earlier_summary(earlier) if earlier is not None else "",
+        warning=whatsapp_window_warning(handoff),
     )
+
+
+def whatsapp_window_warning(handoff: Handoff) -> str:
+    """CHANNELS §3: in a native WhatsApp inbox free text reaches the lead only within 24 h of its last message;
+    judged at the first attempt (history_until), so every attempt renders the same note."""
+    if not ChatwootInbox.objects.filter(pk=handoff.inbox_id, kind=ChatwootInbox.Kind.WHATSAPP).exists():
+        return ""
+    last = (
+        Message.objects.filter(
+            conversation__lead_id=handoff.lead_id, sender=Message.Sender.LEAD, created_at__lte=handoff.history_until
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if last is not None and handoff.history_until - last < WHATSAPP_WINDOW:
+        return ""
+    return (
+        "O lead não escreve há mais de 24 h nesta caixa do WhatsApp: comece com um modelo (template) aprovado; "
+        "texto livre não será entregue."
+    )
+
+
+def _earlier_handoff(handoff: Handoff) -> Handoff | None:
+    earlier = Handoff.objects.filter(
+        lead_id=handoff.lead_id, state=Handoff.State.DONE, created_at__lt=handoff.created_at
+    )
+    return earlier.order_by("-created_at").first()
+
+
+def _earlier_summary(earlier: Handoff) -> str:
+    outcome = site_label(Lead.Status, earlier.outcome) if earlier.outcome else "sem resultado registrado"
+    when = f"{timezone.localtime(earlier.finished_at):%d/%m/%Y}" if earlier.finished_at else "?"
+    agent = earlier.assignee_name or "nenhum agente"
+    return f"transferido em {when} (conversa {earlier.conversation_id}), com {agent}; resultado: {outcome}."
 
 
 def message_with(client: ChatwootClient, conversation_id: int, marker: str) -> int | None:
