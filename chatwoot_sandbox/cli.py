@@ -4,8 +4,10 @@ import argparse
 import signal
 import threading
 
+from .channels import KIND_LABELS, inbox_kind, inbox_number
 from .faults import KINDS
 from .sandbox import Sandbox
+from .state import PHONE_FILTER_RULES
 
 
 def parser_build(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -22,10 +24,20 @@ def parser_build(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--rate-limit", type=int, default=None, help="Requests per minute before 429.")
     parser.add_argument("--webhook-url", default=None, help="Where to post signed account webhooks.")
     parser.add_argument("--webhook-secret", default=None, help="Webhook secret (default: a random one).")
+    parser.add_argument(
+        "--evolution-inbox", action="append", metavar="INSTANCE=+55NUMBER", help=EVOLUTION_HELP, default=None
+    )
+    parser.add_argument("--whatsapp-inbox", action="append", metavar="+55NUMBER", help=WHATSAPP_HELP, default=None)
+    parser.add_argument("--phone-filter", choices=PHONE_FILTER_RULES, default="v4.15", help=PHONE_FILTER_HELP)
     return parser
 
 
 DESCRIPTION = "Serve a faithful in-memory Chatwoot v4.15.1 API (contacts, conversations, messages, agents, webhooks)."
+EVOLUTION_HELP = (
+    "Add an API inbox served by an in-process Evolution API instance for that WhatsApp number (repeatable)."
+)
+WHATSAPP_HELP = "Add a native WhatsApp (Cloud API) inbox for that business number (repeatable)."
+PHONE_FILTER_HELP = "How contacts/filter reads a phone value: v4.15 (strip '+', add one) or legacy (only add '+')."
 
 
 def sandbox_from_options(options: dict) -> Sandbox:
@@ -38,9 +50,17 @@ def sandbox_from_options(options: dict) -> Sandbox:
         webhook_url=options["webhook_url"],
         webhook_secret=options["webhook_secret"],
         rate_limit_per_minute=options["rate_limit"],
+        phone_filter=options.get("phone_filter") or "v4.15",
     )
     kinds = tuple(k.strip() for k in options["faults"].split(",") if k.strip())
     sandbox.set_faults(rate=options["fault_rate"], kinds=kinds, seed=options["fault_seed"])
+    for value in options.get("evolution_inbox") or ():
+        instance, equals, number = value.partition("=")
+        if not equals:
+            raise ValueError(f"--evolution-inbox takes INSTANCE=+55NUMBER; got {value!r}")
+        sandbox.add_evolution_inbox(instance.strip(), number.strip())
+    for number in options.get("whatsapp_inbox") or ():
+        sandbox.add_whatsapp_inbox(number.strip())
     return sandbox
 
 
@@ -54,7 +74,18 @@ def sandbox_summary(sandbox: Sandbox) -> str:
     ]
     if sandbox.webhooks:
         lines.append(f"Webhooks → {sandbox.webhooks.url} (secret: {sandbox.webhook_secret})")
+    lines += [f"Inbox {inbox['id']}: {inbox_line(sandbox, inbox)}" for inbox in sandbox.state.inboxes]
+    if sandbox.evolution_user_id is not None:
+        user = sandbox.state.user(sandbox.evolution_user_id)
+        lines.append(f"Evolution integration user {user['id']} (token {user['access_token']})")
     return "\n".join(lines)
+
+
+def inbox_line(sandbox: Sandbox, inbox: dict) -> str:
+    kind = KIND_LABELS[inbox_kind(sandbox.world, inbox)]
+    number = inbox_number(sandbox.world, inbox)
+    webhook = inbox["channel"].get("webhook_url")
+    return f"{inbox['name']} ({kind}{', ' + number if number else ''}{', webhook ' + webhook if webhook else ''})"
 
 
 def serve(sandbox: Sandbox, *, host: str, port: int, say=print) -> None:

@@ -1,9 +1,10 @@
 """Contacts: create and update with Chatwoot's validation (B.1, B.2, B.5), filter and search (B.3, B.4), B.6."""
 
+import random
 import re
-import time
 
-from .state import ApiError, Store
+from . import inboxes
+from .state import PHONE_FILTER_RULES, ApiError, Store
 
 # B.2: anchored only at the end, like the Rails format validator.
 E164 = re.compile(r"\+[1-9]\d{1,14}\Z")
@@ -20,6 +21,13 @@ FILTER_OPERATORS = {
     "phone_number": TEXT_OPERATORS | {"starts_with"},
     "identifier": EQUALITY,
 }
+# CHANNELS §3 (app/models/contact_inbox.rb): a WhatsApp contact_inbox's source_id is the wa_id.
+WHATSAPP_SOURCE_ID = re.compile(r"^\d{1,15}\Z")
+WHATSAPP_SOURCE_ID_ERROR = r"Source invalid source id for whatsapp inbox. valid Regex (?-mix:^\d{1,15}\z)"
+# C.1: in these channels a source_id held by another contact is taken over instead of refused.
+TAKEOVER_CHANNELS = {inboxes.EMAIL, inboxes.WHATSAPP}
+GENERATED_FROM = {inboxes.WHATSAPP: ("phone_number", "contact phone number"), inboxes.EMAIL: ("email", "contact email")}
+SERVER_ERROR = {"status": 500, "error": "Internal Server Error"}
 
 
 def contact_fields(params: dict) -> dict:
@@ -60,14 +68,11 @@ def contact_create(store: Store, params: dict) -> tuple[dict, dict | None]:
     inbox = store.inbox(params["inbox_id"]) if params.get("inbox_id") not in (None, "") else None
     fields = contact_fields(params)
     contact_validate(store, None, fields)
-    source_id = params.get("source_id")
-    if (
-        inbox
-        and source_id not in (None, "")
-        and store.find(store.contact_inboxes, inbox_id=inbox["id"], source_id=str(source_id))
-    ):
-        raise ApiError(422, {"error": "source_id should be unique"})
-    now = time.time()
+    source_id = None
+    if inbox:  # every check that can fail runs before the contact is stored: the transaction rolls back
+        source_id = contact_inbox_source_id(inbox, fields, params.get("source_id"))
+        source_id_holder(store, inbox, source_id, None)
+    now = store.now()
     contact = {"id": store.next_id("contact"), "account_id": store.account["id"], "name": fields.get("name") or ""}
     contact.update({k: fields.get(k) for k in ("email", "phone_number", "identifier")})
     contact.update(blocked=fields.get("blocked", False), thumbnail="", created_at=now, updated_at=now)
@@ -90,21 +95,57 @@ def contact_update(store: Store, contact: dict, params: dict) -> dict:
 
 
 def contact_inbox_find_or_create(store: Store, contact: dict, inbox: dict, source_id) -> dict:
-    """ContactInboxBuilder (B.6, C.1) for an API inbox."""
-    if source_id not in (None, ""):
-        row = store.find(store.contact_inboxes, inbox_id=inbox["id"], source_id=str(source_id))
-        if row and row["contact_id"] == contact["id"]:
-            return row
-        if row:
-            raise ApiError(422, {"error": "source_id should be unique"})
-    else:
-        source_id = store.new_uuid()  # B.6: an API inbox gets a new random UUID on every call
-    now = time.time()
+    """ContactInboxBuilder (B.6, C.1): the (contact, inbox, source_id) row, found or created."""
+    source_id = contact_inbox_source_id(inbox, contact, source_id)
+    row = source_id_holder(store, inbox, source_id, contact["id"])
+    if row and row["contact_id"] == contact["id"]:
+        return row
+    if row:
+        row["source_id"] = source_id_mangled(inbox, row["source_id"])
+    now = store.now()
     row = {"id": store.next_id("contact_inbox"), "contact_id": contact["id"], "inbox_id": inbox["id"]}
-    row.update(source_id=str(source_id), created_at=now, updated_at=now, hmac_verified=False)
+    row.update(source_id=source_id, created_at=now, updated_at=now, hmac_verified=False)
     row["pubsub_token"] = store.new_token()
     store.contact_inboxes.append(row)
     return row
+
+
+def contact_inbox_source_id(inbox: dict, contact: dict, source_id) -> str:
+    """B.1: the given source_id, else one generated per channel; CHANNELS §3: WhatsApp's must be a wa_id."""
+    if source_id in (None, ""):
+        source_id = generated_source_id(inbox, contact)
+    source_id = str(source_id)
+    if inbox["channel_type"] == inboxes.WHATSAPP and not WHATSAPP_SOURCE_ID.search(source_id):
+        raise ApiError(422, {"message": WHATSAPP_SOURCE_ID_ERROR, "attributes": ["source_id"]})
+    return source_id
+
+
+def generated_source_id(inbox: dict, contact: dict) -> str:
+    """B.1: API → a new random UUID on every call (B.6); WhatsApp → phone without '+'; email → the email."""
+    kind = inbox["channel_type"]
+    if kind == inboxes.API:
+        return Store.new_uuid()
+    if kind not in GENERATED_FROM:
+        raise ApiError(500, SERVER_ERROR)  # B.1: "Unsupported operation for this channel", unhandled
+    column, label = GENERATED_FROM[kind]
+    if not contact.get(column):
+        raise ApiError(422, {"error": f"param is missing or the value is empty: {label}"})
+    return contact[column].replace("+", "") if kind == inboxes.WHATSAPP else contact[column]
+
+
+def source_id_holder(store: Store, inbox: dict, source_id: str, contact_id) -> dict | None:
+    """The row holding source_id in the inbox; C.1: another contact's is a 422 in API inboxes."""
+    row = store.find(store.contact_inboxes, inbox_id=inbox["id"], source_id=source_id)
+    if row and row["contact_id"] != contact_id and inbox["channel_type"] not in TAKEOVER_CHANNELS:
+        raise ApiError(422, {"error": "source_id should be unique"})
+    return row
+
+
+def source_id_mangled(inbox: dict, source_id: str) -> str:
+    """C.1 (update_old_contact_inbox): the other contact's row is renamed so that this contact takes the value over."""
+    if inbox["channel_type"] == inboxes.WHATSAPP:
+        return f"whatsapp:{source_id}{random.randrange(100)}"
+    return f"{random.randrange(10)}{source_id}"
 
 
 def page_of(rows: list, page) -> tuple[list, int]:
@@ -136,7 +177,8 @@ def contacts_filter(store: Store, conditions) -> list:
         raise ApiError(422, {"error": "param is missing or the value is empty: payload"})
     for index, condition in enumerate(conditions):
         condition_validate(condition, last=index == len(conditions) - 1)
-    return [c for c in resolved_contacts(store) if conditions_match(c, conditions)]
+    rule = PHONE_FILTER_RULES[store.config["phone_filter"]]
+    return [c for c in resolved_contacts(store) if conditions_match(c, conditions, rule)]
 
 
 def condition_validate(condition, *, last: bool) -> None:
@@ -151,11 +193,11 @@ def condition_validate(condition, *, last: bool) -> None:
         raise ApiError(422, {"error": "Invalid query operator, the allowed values are AND and OR"})
 
 
-def conditions_match(contact: dict, conditions: list) -> bool:
+def conditions_match(contact: dict, conditions: list, phone_rule) -> bool:
     """B.4: the conditions become one SQL WHERE, so AND binds tighter than OR."""
     groups, current = [], []
     for index, condition in enumerate(conditions):
-        current.append(condition_match(contact, condition))
+        current.append(condition_match(contact, condition, phone_rule))
         if index < len(conditions) - 1 and str(condition["query_operator"]).lower() == "or":
             groups.append(all(current))
             current = []
@@ -163,7 +205,7 @@ def conditions_match(contact: dict, conditions: list) -> bool:
     return any(groups)
 
 
-def condition_match(contact: dict, condition: dict) -> bool:
+def condition_match(contact: dict, condition: dict, phone_rule) -> bool:
     key, operator = condition["attribute_key"], condition["filter_operator"]
     values = [str(v) for v in condition.get("values") or [] if v is not None]
     value = contact.get(key)
@@ -171,8 +213,8 @@ def condition_match(contact: dict, condition: dict) -> bool:
         return False  # SQL NULL fails every comparison
     text, first = value.lower(), (values[0].lower() if values else "")
     if operator in EQUALITY:
-        # B.4: for phone_number the '+' is stripped from the first value and one '+' prefixed; others use LOWER().
-        wanted = {"+" + first.replace("+", "")} if key == "phone_number" else {v.lower() for v in values}
+        # B.4, CHANNELS §4: phone_number compares the first value as the release's rule rewrites it; others LOWER().
+        wanted = {phone_rule(first)} if key == "phone_number" else {v.lower() for v in values}
         return (text in wanted) == (operator == "equal_to")
     if operator == "starts_with":
         return text.startswith(first)

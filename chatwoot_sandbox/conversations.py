@@ -1,7 +1,5 @@
 """Conversations: create (C.1), toggle_status (C.3), assignments (C.4), labels and custom attributes (C.5)."""
 
-import time
-
 from .contacts import contact_inbox_find_or_create
 from .messages import activity_create, message_create, message_problem
 from .state import ApiError, Store, iso
@@ -86,7 +84,7 @@ def message_sender(store: Store, conversation: dict, message: dict, actor: tuple
 
 def conversation_row(store: Store, contact_inbox: dict, status: str, attributes: dict) -> dict:
     contact = store.contact(contact_inbox["contact_id"])
-    now = time.time()
+    now = store.now()
     row = {"id": store.next_id("conversation"), "display_id": store.next_display_id()}
     row.update(account_id=store.account["id"], inbox_id=contact_inbox["inbox_id"], contact_id=contact["id"])
     row.update(contact_inbox_id=contact_inbox["id"], uuid=store.new_uuid())
@@ -133,7 +131,7 @@ def conversation_toggle_status(store: Store, conversation: dict, params: dict, a
     handoff = kind == "bot" and conversation["status"] == "pending" and status == "open"
     changes = {"status": status, "snoozed_until": snooze_time(params) if status == "snoozed" else None}
     if handoff and not conversation["waiting_since"]:
-        changes["waiting_since"] = time.time()
+        changes["waiting_since"] = store.now()
     if status == "resolved":
         changes["waiting_since"] = None  # C.3: resolving clears waiting_since
     if kind == "user" and who["role"] == "agent" and status == "open":

@@ -20,6 +20,7 @@ from .conversations import (
     conversation_toggle_status,
     conversation_visible,
 )
+from .inboxes import API
 from .messages import message_create
 from .state import ApiError, Store
 
@@ -152,6 +153,8 @@ def messages_get(call: Call):
 def messages_post(call: Call):
     conversation, params = visible_conversation(call), call.params
     message_type = params.get("message_type") or "outgoing"
+    if message_type == "incoming" and call.store.inbox(conversation["inbox_id"])["channel_type"] != API:
+        raise ApiError(422, {"error": "Incoming messages are only allowed in Api inboxes"})  # D
     private = params.get("private") in (True, "true", "1", 1)
     sender = ("contact", call.store.contact(conversation["contact_id"])) if message_type == "incoming" else call.actor
     extra = {k: params.get(k) for k in ("content_type", "content_attributes", "echo_id", "source_id")}
@@ -199,14 +202,14 @@ def team_members_get(call: Call):
 def inboxes_get(call: Call):
     user = call.actor[1]
     rows = [i for i in call.store.inboxes if user["role"] == "administrator" or user["id"] in i["member_ids"]]
-    return {"payload": [present.inbox_api(i) for i in rows]}
+    return {"payload": [present.inbox_api(i, admin=user["role"] == "administrator") for i in rows]}
 
 
 def inbox_get(call: Call):
     inbox = call.store.inbox(call.args["id"])
     if call.actor[1]["role"] != "administrator" and call.actor[1]["id"] not in inbox["member_ids"]:
         raise ApiError(401, NOT_AUTHORIZED)
-    return present.inbox_api(inbox)
+    return present.inbox_api(inbox, admin=call.actor[1]["role"] == "administrator")
 
 
 def profile_get(call: Call):

@@ -1,7 +1,6 @@
 """Messages: creation limits, Liquid rendering of outgoing content and the conversation side effects (D)."""
 
 import re
-import time
 
 from .state import ApiError, Store
 
@@ -18,7 +17,7 @@ def message_problem(store: Store, conversation: dict, content) -> tuple[str, str
     """The (attribute, message) a Message validation would fail with, or None."""
     if content is not None and len(str(content)) > CONTENT_MAX:
         return "content", f"Content is too long (maximum is {CONTENT_MAX} characters)"
-    since = time.time() - 60
+    since = store.now() - 60
     recent = [
         m for m in store.messages if m["conversation_id"] == conversation["display_id"] and m["created_at"] > since
     ]
@@ -59,7 +58,7 @@ def activity_create(store: Store, conversation: dict, content: str) -> dict:
 
 def message_row(store, conversation, content, message_type: int, private: bool, sender, extra: dict) -> dict:
     kind, who = sender
-    now = time.time()
+    now = store.now()
     row = {"id": store.next_id("message"), "content": content, "account_id": store.account["id"]}
     row.update(inbox_id=conversation["inbox_id"], conversation_id=conversation["display_id"])
     row.update(message_type=message_type, created_at=now, updated_at=now, private=private, status="sent")

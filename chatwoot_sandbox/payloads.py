@@ -1,5 +1,6 @@
 """Webhook payload shapes, key for key like the v4.15.1 samples (F.3)."""
 
+from .inboxes import conversation_can_reply
 from .presenters import MESSAGE_TYPE_NAMES, contact_push, message_push, unread, user_push
 from .state import Event, Store, epoch_int, iso
 
@@ -17,8 +18,10 @@ def conversation_webhook(store: Store, conversation: dict) -> dict:
     contact_inbox = store.find(store.contact_inboxes, id=conversation["contact_inbox_id"])
     messages = [m for m in store.messages if m["conversation_id"] == conversation["display_id"]]
     public = [m for m in messages if m["message_type"] != 2 and not m["private"]]
-    body = {"additional_attributes": conversation["additional_attributes"], "can_reply": True}
-    body.update(channel="Channel::Api", contact_inbox=contact_inbox_row(contact_inbox))
+    body = {"additional_attributes": conversation["additional_attributes"]}
+    body["can_reply"] = conversation_can_reply(store, conversation)
+    body["channel"] = store.inbox(conversation["inbox_id"])["channel_type"]
+    body["contact_inbox"] = contact_inbox_row(contact_inbox)
     body.update(id=conversation["display_id"], inbox_id=conversation["inbox_id"])
     body["messages"] = [message_push(store, public[-1], live=False)] if public else []
     body.update(labels=conversation["labels"], meta=conversation_webhook_meta(store, conversation))

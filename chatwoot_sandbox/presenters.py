@@ -1,29 +1,58 @@
 """API response shapes: contacts (B.1), conversations (C.1), messages (D), agents, teams and inboxes (E)."""
 
+from .inboxes import API, EMAIL, WHATSAPP, conversation_can_reply
 from .state import Store, epoch_int, iso
 
 MESSAGE_TYPE_NAMES = {0: "incoming", 1: "outgoing", 2: "activity", 3: "template"}
 
 
+# E (_inbox.json.jbuilder): web-widget and Twilio keys that every inbox carries, null outside those channels.
+NULL_CHANNEL_KEYS = ("widget_color", "website_url", "hmac_mandatory", "welcome_title", "welcome_tagline")
+NULL_CHANNEL_KEYS += (
+    "web_widget_script",
+    "website_token",
+    "selected_feature_flags",
+    "reply_time",
+    "messaging_service_sid",
+)
+
+
 def inbox_slim(inbox: dict) -> dict:
-    keys = ("id", "avatar_url", "channel_id", "name", "channel_type", "provider")
-    return {k: inbox.get(k, "" if k == "avatar_url" else None) for k in keys}
+    body = {"id": inbox["id"], "avatar_url": ""} | {k: inbox[k] for k in ("channel_id", "name", "channel_type")}
+    return {**body, "provider": inbox["channel"].get("provider")}
 
 
 def inbox_raw(inbox: dict) -> dict:
-    """B.1: payload.contact_inbox.inbox is the whole DB row."""
-    row = {k: v for k, v in inbox.items() if k not in ("member_ids", "inbox_identifier")}
+    """B.1: payload.contact_inbox.inbox is the whole inboxes row (the channel is another table)."""
+    row = {k: v for k, v in inbox.items() if k not in ("member_ids", "channel")}
     return {**row, "created_at": iso(inbox["created_at"]), "updated_at": iso(inbox["updated_at"])}
 
 
-def inbox_api(inbox: dict) -> dict:
-    body = inbox_slim(inbox)
-    body.update({k: inbox[k] for k in ("greeting_enabled", "greeting_message", "enable_auto_assignment")})
-    body.update(working_hours_enabled=False, enable_email_collect=True, csat_survey_enabled=False)
-    body.update(auto_assignment_config={}, out_of_office_message=None, working_hours=[], timezone="UTC")
-    body.update(allow_messages_after_resolved=inbox["allow_messages_after_resolved"], webhook_url="")
+def inbox_api(inbox: dict, *, admin: bool) -> dict:
+    """E, CHANNELS §1: the inbox partial in its key order; channel keys by kind, secrets for administrators only."""
+    channel, kind = inbox["channel"], inbox["channel_type"]
+    body = {"id": inbox["id"], "avatar_url": "", "channel_id": inbox["channel_id"], "name": inbox["name"]}
+    body.update(channel_type=kind, greeting_enabled=inbox["greeting_enabled"])
+    body.update(greeting_message=inbox["greeting_message"], working_hours_enabled=False, enable_email_collect=True)
+    body.update(csat_survey_enabled=False, csat_response_visible=False)
+    body.update(enable_auto_assignment=inbox["enable_auto_assignment"], auto_assignment_config={})
+    body.update(out_of_office_message=None, working_hours=[], timezone="UTC", callback_webhook_url=None)
+    body.update(allow_messages_after_resolved=inbox["allow_messages_after_resolved"])
     body.update(lock_to_single_conversation=inbox["lock_to_single_conversation"])
-    body.update(inbox_identifier=inbox["inbox_identifier"], callback_webhook_url=None, additional_attributes={})
+    body.update(sender_name_type="friendly", business_name=None, **dict.fromkeys(NULL_CHANNEL_KEYS))
+    body["phone_number"] = channel.get("phone_number")
+    if kind == EMAIL:
+        body.update(forward_to_email=channel.get("forward_to_email"), email=channel.get("email"))
+    if kind == API:
+        if admin:
+            body["hmac_token"] = channel.get("hmac_token")
+        body.update(webhook_url=channel.get("webhook_url"), inbox_identifier=channel.get("identifier"))
+        body["additional_attributes"] = {}
+    body["provider"] = channel.get("provider")
+    if kind == WHATSAPP:
+        body["message_templates"] = channel.get("message_templates") or []
+        if admin:
+            body["provider_config"] = channel.get("provider_config") or {}
     return body
 
 
@@ -135,7 +164,8 @@ def conversation_api(store: Store, conversation: dict) -> dict:
     body.update(account_id=conversation["account_id"], uuid=conversation["uuid"])
     body.update(additional_attributes=conversation["additional_attributes"])
     body.update(agent_last_seen_at=epoch_int(conversation["agent_last_seen_at"]))
-    body.update(assignee_last_seen_at=epoch_int(conversation["assignee_last_seen_at"]), can_reply=True)
+    body.update(assignee_last_seen_at=epoch_int(conversation["assignee_last_seen_at"]))
+    body["can_reply"] = conversation_can_reply(store, conversation)
     body.update(contact_last_seen_at=epoch_int(conversation["contact_last_seen_at"]))
     body.update(custom_attributes=conversation["custom_attributes"], inbox_id=conversation["inbox_id"])
     body.update(labels=conversation["labels"], muted=conversation["muted"])
@@ -152,7 +182,8 @@ def conversation_api(store: Store, conversation: dict) -> dict:
 
 def conversation_meta(store: Store, conversation: dict) -> dict:
     contact = store.contact(conversation["contact_id"])
-    meta = {"sender": contact_api(store, contact, with_inboxes=False), "channel": "Channel::Api"}
+    channel = store.inbox(conversation["inbox_id"])["channel_type"]
+    meta = {"sender": contact_api(store, contact, with_inboxes=False), "channel": channel}
     assignee, team = store.user(conversation["assignee_id"]), store.team(conversation["team_id"])
     if assignee:
         meta.update(assignee=agent_api(assignee), assignee_type="User")

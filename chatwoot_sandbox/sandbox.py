@@ -6,13 +6,16 @@ import threading
 import time
 from typing import NamedTuple
 
+from . import channels
 from .conversations import conversation_assign, conversation_toggle_status
 from .faults import FaultPlan, RequestBudget
 from .messages import message_create
 from .payloads import event_payload
+from .presenters import inbox_api
 from .server import SandboxServer
 from .state import Store
 from .webhooks import WebhookSender
+from .world import WhatsAppWorld
 
 AVAILABILITY = ("online", "busy", "offline")
 
@@ -30,6 +33,9 @@ class Sandbox:
     with Sandbox(webhook_url=..., webhook_secret=...).start() as sb:
         requests.post(f"{sb.base_url}/api/v1/accounts/1/contacts", headers={"api_access_token": sb.token}, ...)
         sb.agent_reply(display_id, 2, "Olá!")  # then sb.wait_for_webhooks()
+
+    WhatsApp inboxes (CHANNELS): `add_evolution_inbox` / `add_whatsapp_inbox`, then `lead_writes`, `bot_replies`
+    and `whatsapp_received` (what the lead actually got); `advance(seconds)` moves the sandbox's clock.
     """
 
     logger = logging.getLogger("chatwoot_sandbox")
@@ -46,11 +52,19 @@ class Sandbox:
         *,
         account_name: str = "Nexa Sandbox",
         inbox_name: str = "Atlas Nexa",
+        phone_filter: str = "v4.15",
     ):
         self.state = Store(
-            account_id=account_id, account_name=account_name, inbox_id=inbox_id, inbox_name=inbox_name, token=token
+            account_id=account_id,
+            account_name=account_name,
+            inbox_id=inbox_id,
+            inbox_name=inbox_name,
+            token=token,
+            phone_filter=phone_filter,
         )
         self.state.on_commit = self._committed
+        self.world = WhatsAppWorld()  # outside Chatwoot: WhatsApp and the Evolution instances
+        self._inbox_specs = []  # (add function, options) of the inboxes added after the seed, replayed by reset()
         self.token, self.latency_ms = token, latency_ms
         self.requests: list[RequestLogEntry] = []
         self.events: list[dict] = []  # every webhook payload built, delivered or not
@@ -121,8 +135,23 @@ class Sandbox:
     def add_team(self, name: str, member_ids=(), *, allow_auto_assign=False) -> dict:
         return self.state.team_add(name, member_ids=member_ids, allow_auto_assign=allow_auto_assign)
 
+    def set_phone_filter(self, rule: str) -> None:
+        """CHANNELS §4: "v4.15" (strip '+' then add one) or "legacy" (only prepend '+') for contacts/filter."""
+        with self.state.lock:
+            self.state.phone_filter_set(rule)
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox's clock forward (24 h reply windows, Evolution's conversation cache) without sleeping."""
+        with self.state.lock:
+            self.state.clock_offset += seconds
+
     def reset(self) -> None:
-        self.state.reset()
+        """Back to the seed, keeping the inboxes added since (the command line adds them at start)."""
+        with self.state.lock:
+            self.state.reset()
+            self.world.reset()
+            for add, options in self._inbox_specs:
+                add(self.state, self.world, **options)
         self.requests.clear()
         self.events.clear()
 
@@ -136,7 +165,61 @@ class Sandbox:
         store = self.state
         with store.lock:
             names = ("account", "inboxes", "users", "teams", "contacts", "contact_inboxes", "conversations", "messages")
-            return copy.deepcopy({name: getattr(store, name) for name in names})
+            dump = {name: getattr(store, name) for name in names}
+            dump.update(whatsapp_received=self.world.received, whatsapp_failures=self.world.failures)
+            return copy.deepcopy(dump)
+
+    # --- inboxes of other kinds (CHANNELS §1) ---
+
+    def add_evolution_inbox(
+        self,
+        instance: str,
+        number: str,
+        *,
+        name: str | None = None,
+        reopen_conversation: bool = False,
+        conversation_pending: bool = False,
+        cache_seconds: int = 1800,
+    ) -> dict:
+        """An API inbox served by an in-process Evolution instance for business number `number` (CHANNELS §2)."""
+        options = {"reopen_conversation": reopen_conversation, "conversation_pending": conversation_pending}
+        options.update(instance=instance, number=number, name=name, cache_seconds=cache_seconds)
+        return self._inbox_add(channels.evolution_inbox_add, options)
+
+    def add_whatsapp_inbox(self, number: str, *, name: str | None = None, provider: str = "whatsapp_cloud") -> dict:
+        """A native Channel::Whatsapp inbox (CHANNELS §3)."""
+        return self._inbox_add(channels.whatsapp_inbox_add, {"number": number, "name": name, "provider": provider})
+
+    def add_email_inbox(self, email: str, *, name: str | None = None) -> dict:
+        return self._inbox_add(channels.email_inbox_add, {"email": email, "name": name})
+
+    @property
+    def evolution_user_id(self) -> int | None:
+        """The administrator whose token Evolution uses; None until the first Evolution inbox."""
+        return self.world.integration_user_id
+
+    # --- the lead's WhatsApp (CHANNELS §2, §3) ---
+
+    def lead_writes(
+        self, inbox_id: int, phone: str, text: str, *, push_name: str = "", jid_digits: str | None = None
+    ) -> dict:
+        """The lead `phone` writes to the inbox's number; the Chatwoot message row created (like contact_message)."""
+        chat = {"push_name": push_name, "jid_digits": jid_digits}
+        return channels.lead_writes(self.state, self.world, inbox_id, phone, text, **chat)
+
+    def bot_replies(self, inbox_id: int, phone: str, text: str) -> dict:
+        """Atlas answered the lead through Evolution: delivered, and mirrored as outgoing (CHANNELS §2.3)."""
+        return channels.bot_replies(self.state, self.world, inbox_id, phone, text)
+
+    def whatsapp_register(self, phone: str) -> None:
+        """Put a number on WhatsApp although it never wrote (every number that writes is on it)."""
+        with self.state.lock:
+            self.world.register(phone)
+
+    def whatsapp_received(self, phone: str | None = None) -> list[dict]:
+        """What leads actually received on WhatsApp (of `phone`, or its Brazilian twin, when given)."""
+        with self.state.lock:
+            return copy.deepcopy(self.world.received_by(phone))
 
     # --- agent actions, as done in Chatwoot's dashboard ---
 
@@ -178,7 +261,7 @@ class Sandbox:
     def _agent_message(self, display_id: int, agent_id: int, content: str, *, private: bool) -> dict:
         with self.state.transaction() as store:
             conversation, user = store.conversation(display_id), self._user(agent_id)
-            conversation["agent_last_seen_at"] = time.time()  # the agent has the conversation open
+            conversation["agent_last_seen_at"] = store.now()  # the agent has the conversation open
             return message_create(store, conversation, content=content, sender=("user", user), private=private)
 
     def _toggle(self, display_id: int, agent_id: int | None, status: str) -> dict:
@@ -186,10 +269,17 @@ class Sandbox:
             conversation, user = store.conversation(display_id), self._user(agent_id)
             return conversation_toggle_status(store, conversation, {"status": status}, ("user", user))
 
+    def _inbox_add(self, add, options: dict) -> dict:
+        with self.state.lock:
+            inbox = add(self.state, self.world, **options)
+            self._inbox_specs.append((add, options))
+            return copy.deepcopy(inbox_api(inbox, admin=True))
+
     def _committed(self, events: list) -> None:
         """Called under the state lock: F.2 builds payloads from the committed state; delivery is asynchronous."""
-        for event in events:
-            payload = copy.deepcopy(event_payload(self.state, event))  # detached from the live rows
+        payloads = [copy.deepcopy(event_payload(self.state, event)) for event in events]  # detached from live rows
+        for payload in payloads:
             self.events.append(payload)
             if self.webhooks:
                 self.webhooks.enqueue(payload)
+        channels.replies_deliver(self.state, self.world, payloads)  # CHANNELS §2.1, §3: after the commit

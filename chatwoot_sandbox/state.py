@@ -8,6 +8,8 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from .inboxes import inbox_row
+
 # DB ids are global to a Chatwoot installation, so they never line up with per-account display ids (C.0);
 # distinct starting points make a client that mixes up contact ids, conversation ids and display ids fail loudly.
 ID_STARTS = {"contact": 101, "contact_inbox": 301, "conversation": 5001, "message": 9001, "user": 1, "team": 1}
@@ -53,6 +55,11 @@ CHANGED_NAMES = {"labels": "label_list"}
 TIME_COLUMNS = {"updated_at", "snoozed_until", "first_reply_created_at", "waiting_since", "last_activity_at"}
 
 NOT_FOUND = {"error": "Resource could not be found"}
+# B.4 and CHANNELS §4: how contacts/filter turns the first phone_number equal_to value into the compared string.
+PHONE_FILTER_RULES = {
+    "v4.15": lambda value: "+" + value.replace("+", ""),  # v4.15.1 strips any '+' and adds one
+    "legacy": lambda value: "+" + value,  # v4.3 and around: only prepends, so "+55…" becomes "++55…"
+}
 
 
 class ApiError(Exception):
@@ -85,9 +92,12 @@ def epoch_int(epoch: float | None) -> int:
 class Store:
     """All rows of one account, as dicts keyed by the API field names; every access holds `lock`."""
 
-    def __init__(self, *, account_id: int, account_name: str, inbox_id: int, inbox_name: str, token: str):
+    def __init__(
+        self, *, account_id: int, account_name: str, inbox_id: int, inbox_name: str, token: str, phone_filter="v4.15"
+    ):
         self.lock = threading.RLock()
         self.on_commit = None  # called with the committed events, still under the lock
+        self.clock_offset = 0.0  # seconds added to the wall clock, so tests can move time (24 h windows, caches)
         self.config = {
             "account_id": account_id,
             "account_name": account_name,
@@ -95,7 +105,17 @@ class Store:
             "inbox_name": inbox_name,
             "token": token,
         }
+        self.phone_filter_set(phone_filter)
         self.reset()
+
+    def now(self) -> float:
+        """The sandbox's time: every timestamp it writes and every window it checks reads this clock."""
+        return time.time() + self.clock_offset
+
+    def phone_filter_set(self, rule: str) -> None:
+        if rule not in PHONE_FILTER_RULES:
+            raise ValueError(f"phone filter rule must be one of {tuple(PHONE_FILTER_RULES)}; got {rule!r}")
+        self.config["phone_filter"] = rule
 
     def reset(self) -> None:
         with self.lock:
@@ -106,7 +126,7 @@ class Store:
             self._seed()
 
     def _seed(self) -> None:
-        cfg, now = self.config, time.time()
+        cfg, now = self.config, self.now()
         self.account = {"id": cfg["account_id"], "name": cfg["account_name"]}
         self.inboxes = [inbox_row(cfg["inbox_id"], cfg["inbox_name"], cfg["account_id"], now)]
         self.user_add("Ana Costa", "ana.costa@nexa.example", role="administrator", token=cfg["token"])
@@ -131,7 +151,7 @@ class Store:
 
     def team_add(self, name, *, member_ids=(), description="", allow_auto_assign=False) -> dict:
         with self.lock:
-            now = time.time()
+            now = self.now()
             team = {"id": next(self._ids["team"]), "name": name, "description": description}
             team.update(allow_auto_assign=allow_auto_assign, account_id=self.account["id"])
             team.update(created_at=now, updated_at=now, member_ids=list(member_ids))
@@ -204,7 +224,7 @@ class Store:
 
     def conversation_change(self, conversation: dict, **changes) -> list:
         """Save tracked columns; F.2: status fires status_changed, tracked columns fire conversation_updated."""
-        diff = diff_apply(conversation, changes, CONVERSATION_COLUMNS)
+        diff = diff_apply(conversation, changes, CONVERSATION_COLUMNS, self.now())
         if not diff:
             return []
         if "status" in diff:
@@ -215,18 +235,25 @@ class Store:
         return list(diff)
 
     def contact_change(self, contact: dict, **changes) -> list:
-        diff = diff_apply(contact, changes, CONTACT_COLUMNS)
+        diff = diff_apply(contact, changes, CONTACT_COLUMNS, self.now())
         if diff:
             self.emit("contact_updated", "contact", contact["id"], changed_list(diff))
         return list(diff)
 
+    def message_change(self, message: dict, **changes) -> list:
+        """F.2: any saved change fires message_updated, which carries no changed_attributes."""
+        diff = diff_apply(message, changes, (), self.now())
+        if diff:
+            self.emit("message_updated", "message", message["id"])
+        return list(diff)
 
-def diff_apply(row: dict, changes: dict, columns: tuple) -> dict:
+
+def diff_apply(row: dict, changes: dict, columns: tuple, now: float) -> dict:
     """Apply changes; return {column: (previous, current)} in column order, with updated_at when anything changed."""
     diff = {k: (row.get(k), v) for k, v in changes.items() if row.get(k) != v}
     if not diff:
         return {}
-    now = max(time.time(), (row.get("updated_at") or 0) + 0.001)
+    now = max(now, (row.get("updated_at") or 0) + 0.001)
     diff["updated_at"] = (row.get("updated_at"), now)
     for key, (_, current) in diff.items():
         row[key] = current
@@ -248,22 +275,3 @@ def as_int(value):
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def inbox_row(inbox_id: int, name: str, account_id: int, now: float) -> dict:
-    return {
-        "id": inbox_id,
-        "channel_id": inbox_id,
-        "account_id": account_id,
-        "name": name,
-        "created_at": now,
-        "updated_at": now,
-        "channel_type": "Channel::Api",
-        "enable_auto_assignment": False,
-        "greeting_enabled": False,
-        "greeting_message": None,
-        "lock_to_single_conversation": False,
-        "allow_messages_after_resolved": True,
-        "inbox_identifier": str(uuid.uuid4()),
-        "member_ids": [],
-    }

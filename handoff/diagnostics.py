@@ -10,12 +10,14 @@ from handoff.chatwoot import (
     ChatwootClient,
     ChatwootConfigurationError,
     ChatwootError,
-    ChatwootNotFound,
     ChatwootTransientError,
 )
+from handoff.models import ChatwootInbox, RoutingRule
 from handoff.routing import inbox_members
 from handoff.services.chatwoot import CHATWOOT_SETTINGS, chatwoot_for
+from handoff.services.inboxes import inbox_refusal, inboxes_refresh
 from handoff.throttle import ChatwootDeferred
+from leads.models import Lead
 
 
 @dataclass(frozen=True)
@@ -99,29 +101,69 @@ def _account_checks(client: ChatwootClient, profile) -> Iterator[Check]:
     yield from _inbox_checks(client)
 
 
+KIND_MEANING = {
+    ChatwootInbox.Kind.EVOLUTION: "o Evolution API leva as respostas dos agentes ao WhatsApp do lead",
+    ChatwootInbox.Kind.WHATSAPP: "o Chatwoot leva as respostas ao WhatsApp do lead; texto livre só até 24 h "
+    "depois da última mensagem dele, depois disso um modelo aprovado",
+    ChatwootInbox.Kind.API: "ninguém leva as respostas dos agentes ao WhatsApp, a não ser que algo escute o "
+    "webhook da caixa — veja os eventos de saída",
+}
+
+
 def _inbox_checks(client: ChatwootClient) -> Iterator[Check]:
-    inbox_id = settings.CHATWOOT_INBOX_ID
+    """Every inbox Nexa will use (the default, the routing rules', the leads'), with what its kind means for the
+    lead's replies (CHANNELS §1); kinds that cannot reach WhatsApp are refused."""
     try:
-        inbox = client.inbox_get(inbox_id)
-    except ChatwootNotFound:
-        yield Check(
-            False,
-            f"Caixa de entrada {inbox_id}",
-            "Não existe nesta conta. Veja o id em Configurações → Caixas de entrada e corrija CHATWOOT_INBOX_ID.",
-        )
+        inboxes = {inbox.pk: inbox for inbox in inboxes_refresh(client)}
+    except ChatwootError as err:
+        yield Check(False, "Caixas de entrada", str(err))
         return
+    default = settings.CHATWOOT_INBOX_ID
+    for inbox_id, why in _inboxes_in_use().items():
+        yield _inbox_check(inboxes.get(inbox_id), inbox_id, why)
+    if default not in inboxes:
+        return
+    yield from _default_inbox_checks(client, inboxes[default])
+
+
+def _inbox_check(inbox: ChatwootInbox | None, inbox_id: int, why: str) -> Check:
+    if inbox is None:
+        return Check(
+            False,
+            f"Caixa de entrada {inbox_id} ({why})",
+            "Não existe nesta conta. Veja o id em Configurações → Caixas de entrada e corrija CHATWOOT_INBOX_ID "
+            "(ou a regra de roteamento).",
+        )
+    where = ", ".join(filter(None, [inbox.phone_number, inbox.instance and f"instância {inbox.instance}"]))
+    label = f"Caixa de entrada {inbox.pk}: {inbox.name}{f' ({where})' if where else ''} — {why}"
+    if not inbox.served:
+        return Check(
+            False,
+            f"{label}: {inbox.channel_type}",
+            f"O Nexa não transfere para ela: {inbox_refusal(inbox)}. Use uma caixa do Evolution API, "
+            "a caixa de WhatsApp do Chatwoot ou uma caixa de API.",
+        )
+    return Check(True, f"{label}: {inbox.get_kind_display()}; {KIND_MEANING[inbox.kind]}")
+
+
+def _inboxes_in_use() -> dict[int, str]:
+    used = {settings.CHATWOOT_INBOX_ID: "padrão (CHATWOOT_INBOX_ID)"}
+    for rule in RoutingRule.objects.filter(enabled=True, inbox_id__isnull=False):
+        used.setdefault(rule.inbox_id, f"regra {rule.name}")
+    leads = Lead.objects.exclude(chatwoot_inbox_id=None).values_list("chatwoot_inbox_id", flat=True).distinct()
+    for inbox_id in leads.order_by("chatwoot_inbox_id")[:50]:
+        used.setdefault(inbox_id, "caixa de leads")
+    return used
+
+
+def _default_inbox_checks(client: ChatwootClient, inbox: ChatwootInbox) -> Iterator[Check]:
+    inbox_id = inbox.pk
+    try:
+        details = client.inbox_get(inbox_id)
     except ChatwootError as err:
         yield Check(False, f"Caixa de entrada {inbox_id}", str(err))
         return
-    yield Check(True, f"Caixa de entrada {inbox_id}: {inbox.get('name', '')} ({inbox.get('channel_type', '')})")
-    if inbox.get("channel_type") != "Channel::Api":
-        yield Check(
-            False,
-            f"Canal da caixa {inbox_id}: {inbox.get('channel_type')}",
-            "Use uma caixa do tipo API: "
-            "o Nexa cria contatos com seu próprio source_id, que só serve para caixas de API (B.1, C.1).",
-        )
-    if inbox.get("enable_auto_assignment"):
+    if details.get("enable_auto_assignment"):
         yield Check(
             False,
             "Atribuição automática do Chatwoot ligada",

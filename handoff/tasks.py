@@ -27,5 +27,9 @@ def handoffs_reconcile() -> int:
     return services.handoffs_reconcile()
 
 
+def inboxes_refresh() -> int:
+    return services.inboxes_refresh_scheduled()
+
+
 def retention_purge() -> dict:
     return services.retention_purge()._asdict()

@@ -67,11 +67,20 @@ def test_a_wrong_inbox_says_where_to_find_the_id(chatwoot, settings):
     assert not ok and "Caixas de entrada" in output
 
 
-def test_a_non_api_inbox_is_refused_with_the_reason(chatwoot, settings):
+def test_an_inbox_that_cannot_reach_whatsapp_is_refused_with_the_reason(chatwoot, settings):
     with chatwoot.state.lock:
-        chatwoot.state.inbox(1)["channel_type"] = "Channel::Whatsapp"
+        chatwoot.state.inbox(1)["channel_type"] = "Channel::Email"
     output, ok = run()
-    assert not ok and "Use uma caixa do tipo API" in output
+    assert not ok and "Channel::Email não leva respostas ao WhatsApp" in output
+
+
+def test_a_plain_api_inbox_says_nobody_delivers_replies_to_whatsapp(chatwoot):
+    output, ok = run()
+    assert ok, output
+    assert "Caixa de entrada 1: Atlas Nexa — padrão (CHATWOOT_INBOX_ID): Plain API inbox" in output or (
+        "Caixa de API simples" in output
+    )
+    assert "ninguém leva as respostas dos agentes ao WhatsApp" in output
 
 
 def test_a_lease_shorter_than_the_worker_timeout_is_an_error(settings):

@@ -24,7 +24,15 @@ from rest_framework_api_key.models import APIKey
 
 from chatwoot_sandbox import Sandbox
 from handoff.chatwoot import ChatwootClient, ChatwootConfigurationError, ChatwootPermanentError, ChatwootSettings
-from handoff.models import ChatwootCall, Handoff, HandoffEvent, RoutingRule, WebhookDelivery
+from handoff.models import (
+    ChatwootCall,
+    ChatwootInbox,
+    ChatwootIntegrationUser,
+    Handoff,
+    HandoffEvent,
+    RoutingRule,
+    WebhookDelivery,
+)
 from handoff.signatures import signature_for
 from tests.factories import LeadFactory, MessageFactory
 from tests.test_settings import GOOD_KEY, run_manage
@@ -207,6 +215,8 @@ def one_of_each():
     MessageFactory(conversation__lead=lead)
     ChatwootCall.objects.create(handoff=handoff, method="GET", path="/agents", status=200, duration_ms=12)
     RoutingRule.objects.create(name="Grandes contas", position=1)
+    ChatwootInbox.objects.create(id=1, name="Atlas Nexa", kind="api", channel_type="Channel::Api")
+    ChatwootIntegrationUser.objects.create(user_id=4, name="Evolution API")
     WebhookDelivery.objects.create(delivery_id="d-1", event="conversation_updated", body="{}", state="failed")
     APIKey.objects.create_key(name="atlas-nexa")
     User.objects.create_user("operador", is_staff=True)

@@ -10,21 +10,17 @@ from handoff import services
 from handoff.admin.base import (
     HANDOFF_CANCEL,
     HANDOFF_RETRY,
-    BulkOperation,
     HandoffPermissions,
     apply_each,
     confirmation_page,
+    confirmed,
 )
-from handoff.models import Handoff
+from handoff.models import ChatwootInbox, Handoff
 from handoff.services.chatwoot import CHATWOOT_UNAVAILABLE
 from leads.admin import LeadAdmin
 from leads.models import Lead
 
-HANDOFF_TRIGGER = BulkOperation(
-    "trigger_handoff",
-    lambda lead, user: services.handoff_trigger_admin(lead=lead, user=user),
-    ngettext_lazy("{count} handoff queued.", "{count} handoffs queued.", "count"),
-)
+HANDOFF_QUEUED = ngettext_lazy("{count} handoff queued.", "{count} handoffs queued.", "count")
 
 
 def latest_or_refused(handoffs, refusal: str):
@@ -58,11 +54,36 @@ class LeadHandoffAdmin(HandoffPermissions, LeadAdmin):
     readonly_fields = (*LeadAdmin.readonly_fields, "handoff_timeline")
     fieldsets = (*LeadAdmin.fieldsets, ("Chatwoot", {"fields": ("handoff_timeline",)}))
 
-    handoff_now = HANDOFF_TRIGGER.action(
-        _("Hand off to Chatwoot now"),
-        title=_("Hand off now"),
-        question=_("Hand these leads off now, even below the minimum score?"),
-    )
+    @admin.action(description=_("Hand off to Chatwoot now"), permissions=["trigger_handoff"])
+    def handoff_now(self, request, queryset):
+        """Confirm, offering the inbox (WhatsApp number) to answer from; then queue a handoff per lead."""
+        inboxes = list(ChatwootInbox.objects.filter(kind__in=ChatwootInbox.SERVED_KINDS, enabled=True, present=True))
+        page = confirmed(
+            self,
+            request,
+            queryset,
+            title=_("Hand off now"),
+            question=_("Hand these leads off now, even below the minimum score?"),
+            extra={"inboxes": inboxes},
+        )
+        if page:
+            return page
+        try:
+            inbox_id = chosen_id(request.POST.get("inbox_id"))
+            if inbox_id and inbox_id not in {inbox.pk for inbox in inboxes}:
+                raise ValueError(inbox_id)
+        except ValueError:
+            error = _("Pick the inbox from the list.")
+            extra = {"inboxes": inboxes, "error": error}
+            return confirmation_page(self, request, queryset, title=_("Hand off now"), question="", extra=extra)
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda lead: services.handoff_trigger_admin(lead=lead, user=request.user, inbox_id=inbox_id),
+            HANDOFF_QUEUED,
+        )
+        return None
 
     handoff_retry = HANDOFF_RETRY.action(
         _("Retry failed handoff"),

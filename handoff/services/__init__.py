@@ -1,5 +1,6 @@
 """Handoff services: the outbox lifecycle, the runner that performs the Chatwoot steps, admin operations, retention."""
 
+from handoff.services.inboxes import inboxes_refresh_scheduled
 from handoff.services.lifecycle import (
     HandoffRefused,
     handoff_cancel,
@@ -31,6 +32,7 @@ __all__ = [
     "handoffs_reconcile",
     "handoffs_sla_check",
     "handoffs_sweep",
+    "inboxes_refresh_scheduled",
     "reassign_choices",
     "retention_purge",
     "webhook_process",

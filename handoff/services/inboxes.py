@@ -1,6 +1,7 @@
 """The account's inboxes: refreshed from Chatwoot, resolved from what Atlas names, chosen for each handoff."""
 
 import contextlib
+import logging
 
 from django.conf import settings
 from django.core.cache import cache
@@ -13,6 +14,7 @@ from handoff.routing import routing_inputs, rule_matches
 from handoff.services.chatwoot import CHATWOOT_UNAVAILABLE, chatwoot_for
 from leads.models import Lead
 
+logger = logging.getLogger(__name__)
 REFRESH_ON_MISS_SECONDS = 60  # an unknown instance or id asks Chatwoot again at most this often
 
 
@@ -32,6 +34,15 @@ def inboxes_refresh(client: ChatwootClient | None = None) -> list[ChatwootInbox]
         rows = [_inbox_store(inbox, now) for inbox in found]
         ChatwootInbox.objects.exclude(pk__in=[inbox.id for inbox in found]).update(present=False, refreshed_at=now)
     return rows
+
+
+def inboxes_refresh_scheduled() -> int:
+    """The hourly refresh: how many inboxes Chatwoot has; 0 when it is not configured or not answering."""
+    try:
+        return len(inboxes_refresh())
+    except CHATWOOT_UNAVAILABLE as err:
+        logger.info("inboxes not refreshed: %s", err)
+        return 0
 
 
 def _inbox_store(inbox: Inbox, now) -> ChatwootInbox:
