@@ -159,3 +159,51 @@ def test_the_trigger_hands_a_closed_lead_off_again_with_the_same_score(api):
     body = api.post(URL, trigger("trigger_text_history.json"), format="json").json()
     assert (body["reason"], body["handoff"]["state"]) == ("queued", "queued")
     assert lead.handoffs.count() == 2
+
+
+# Which inbox (WhatsApp number) answers: named by Evolution instance or Chatwoot inbox id (CHANNELS §5).
+
+
+@pytest.fixture
+def evolution_inboxes(chatwoot):
+    from handoff.services.inboxes import inboxes_refresh
+
+    ids = {name: chatwoot.add_evolution_inbox(name, number)["id"] for name, number in INSTANCES.items()}
+    inboxes_refresh()
+    return ids
+
+
+INSTANCES = {"loja-sp": "+551140001111", "loja-rio": "+552140002222"}
+
+
+def test_the_instance_atlas_names_is_where_the_handoff_goes_and_the_lead_remembers_it(api, evolution_inboxes):
+    body = api.post(URL, {**trigger("trigger_text_history.json"), "instance": "loja-rio"}, format="json").json()
+    assert body["handoff"]["chatwoot_inbox_id"] == body["lead"]["chatwoot_inbox_id"] == evolution_inboxes["loja-rio"]
+
+
+def test_an_inbox_id_is_accepted_too(api, evolution_inboxes):
+    inbox_id = evolution_inboxes["loja-sp"]
+    body = api.post(URL, {**trigger("trigger_text_history.json"), "inbox_id": inbox_id}, format="json").json()
+    assert body["handoff"]["chatwoot_inbox_id"] == inbox_id
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("instance", "loja-bh"), ("inbox_id", 999)], ids=["unknown instance", "unknown inbox"]
+)
+def test_an_unknown_inbox_is_a_400_naming_the_field_and_nothing_is_written(api, evolution_inboxes, field, value):
+    response = api.post(URL, {**trigger("trigger_text_history.json"), field: value}, format="json")
+    assert response.status_code == 400 and field in response.json()
+    assert not Lead.objects.exists()
+
+
+def test_an_instance_and_an_inbox_id_that_disagree_are_a_400(api, evolution_inboxes):
+    payload = {**trigger("trigger_text_history.json"), "instance": "loja-sp", "inbox_id": evolution_inboxes["loja-rio"]}
+    response = api.post(URL, payload, format="json")
+    assert response.status_code == 400 and "inbox_id" in response.json()
+
+
+def test_lead_upserts_take_the_instance_as_well(api, evolution_inboxes):
+    lead = {"phone": "(11) 98765-4321", "name": "Mariana", "instance": "loja-sp"}
+    response = api.post("/api/v1/leads/", lead, format="json")
+    assert response.status_code in (200, 201)
+    assert response.json()["chatwoot_inbox_id"] == evolution_inboxes["loja-sp"]
