@@ -77,9 +77,7 @@ def test_an_inbox_that_cannot_reach_whatsapp_is_refused_with_the_reason(chatwoot
 def test_a_plain_api_inbox_says_nobody_delivers_replies_to_whatsapp(chatwoot):
     output, ok = run()
     assert ok, output
-    assert "Caixa de entrada 1: Atlas Nexa — padrão (CHATWOOT_INBOX_ID): Plain API inbox" in output or (
-        "Caixa de API simples" in output
-    )
+    assert "Caixa de entrada 1: Atlas Nexa — padrão (CHATWOOT_INBOX_ID): Caixa de API simples" in output
     assert "ninguém leva as respostas dos agentes ao WhatsApp" in output
 
 
@@ -105,3 +103,19 @@ def test_url_token_mode_is_logged_at_start_up_without_the_token(settings, caplog
     warnings = [record for record in caplog.records if record.levelname == "WARNING"]
     assert any("CHATWOOT_WEBHOOK_URL_TOKEN" in record.getMessage() for record in warnings)
     assert "token-da-url-123" not in caplog.text
+
+
+def test_every_inbox_in_use_is_reported_with_what_its_kind_means(chatwoot):
+    from handoff.models import RoutingRule
+    from tests.factories import LeadFactory
+
+    sp = chatwoot.add_evolution_inbox("loja-sp", "+551140001111")["id"]
+    whatsapp = chatwoot.add_whatsapp_inbox("+551140003333")["id"]
+    RoutingRule.objects.create(name="Rio", inbox_id=sp)
+    LeadFactory(chatwoot_inbox_id=whatsapp)
+    output, ok = run()
+    assert ok, output
+    assert f"Caixa de entrada {sp}: loja-sp (instância loja-sp) — regra Rio: Evolution API (WhatsApp)" in output
+    assert "o Evolution API leva as respostas dos agentes ao WhatsApp do lead" in output
+    assert f"Caixa de entrada {whatsapp}: " in output and "+551140003333" in output
+    assert "texto livre só até 24 h" in output
