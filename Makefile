@@ -20,16 +20,18 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## run: install, migrate, demo data, then the web server, the worker and (without a Chatwoot) the sandbox
+## run: install, migrate, demo data, then the web server, the worker and (without a Chatwoot) the sandbox, whose
+## two WhatsApp numbers (Evolution instances loja-sp, inbox 2, the default, and loja-rio, inbox 3) the demo leads use
 # The sandbox's settings are exported before migrate (whose checks would otherwise warn of no webhook secret), and
 # the worker starts once the web server answers: the sandbox's webhooks about the demo handoffs find it listening.
 run: install
 	@pids=""; demo_flags=""; \
 	if [ -z "$$($(PY) manage.py shell -v 0 -c 'from django.conf import settings; print(settings.CHATWOOT_BASE_URL)')" ]; then \
 		export CHATWOOT_BASE_URL=http://127.0.0.1:$(SANDBOX_PORT) CHATWOOT_ACCOUNT_ID=1 \
-			CHATWOOT_API_TOKEN=sandbox-token CHATWOOT_INBOX_ID=1; \
+			CHATWOOT_API_TOKEN=sandbox-token CHATWOOT_INBOX_ID=2; \
 		export CHATWOOT_WEBHOOK_SECRETS=sandbox-webhook-secret; \
 		$(PY) -m chatwoot_sandbox --port $(SANDBOX_PORT) --token sandbox-token \
+			--evolution-inbox loja-sp=+551140001111 --evolution-inbox loja-rio=+552140002222 --whatsapp-everyone \
 			--webhook-url http://$(HOST):$(PORT)/api/v1/webhooks/chatwoot/ \
 			--webhook-secret sandbox-webhook-secret & pids="$$pids $$!"; \
 		demo_flags="--fresh-sandbox"; \

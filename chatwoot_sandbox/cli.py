@@ -29,6 +29,11 @@ def parser_build(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     )
     parser.add_argument("--whatsapp-inbox", action="append", metavar="+55NUMBER", help=WHATSAPP_HELP, default=None)
     parser.add_argument("--phone-filter", choices=PHONE_FILTER_RULES, default="v4.15", help=PHONE_FILTER_HELP)
+    parser.add_argument(
+        "--whatsapp-everyone",
+        action="store_true",
+        help="Treat every number of 10 to 15 digits as on WhatsApp (a demo's leads never wrote to the sandbox).",
+    )
     return parser
 
 
@@ -61,6 +66,7 @@ def sandbox_from_options(options: dict) -> Sandbox:
         sandbox.add_evolution_inbox(instance.strip(), number.strip())
     for number in options.get("whatsapp_inbox") or ():
         sandbox.add_whatsapp_inbox(number.strip())
+    sandbox.world.everyone = bool(options.get("whatsapp_everyone"))
     return sandbox
 
 

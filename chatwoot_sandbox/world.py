@@ -49,6 +49,7 @@ class WhatsAppWorld:
     failures: list = field(default_factory=list)  # replies that never reached the lead, and why
     evolution: dict = field(default_factory=dict)  # inbox id → EvolutionInstance
     integration_user_id: int | None = None
+    everyone: bool = False  # every plausible mobile number is on WhatsApp (demos: leads that never wrote here)
 
     def reset(self) -> None:
         self.registered.clear()
@@ -72,7 +73,11 @@ class WhatsAppWorld:
 
     def on_whatsapp(self, number: str) -> str | None:
         """The form WhatsApp knows the number by (itself or its Brazilian twin), or None when it is not on WhatsApp."""
-        return next((n for n in number_variants(number) if n in self.registered), None) if number else None
+        if not number:
+            return None
+        if self.everyone and number.isdigit() and 10 <= len(number) <= 15:
+            return number
+        return next((n for n in number_variants(number) if n in self.registered), None)
 
     def deliver(self, *, to: str, from_number: str, inbox_id: int, conversation_id: int, content, via: str) -> dict:
         entry = {"to": to, "from_number": from_number, "inbox_id": inbox_id, "conversation_id": conversation_id}

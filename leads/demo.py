@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from handoff.models import ChatwootInbox
 from leads import services
 from leads.models import Lead
 from leads.phones import phone_parse
@@ -11,6 +12,7 @@ from leads.phones import phone_parse
 DEMO_LEADS = [
     {
         "external_id": "atlas-demo-001",
+        "instance": "loja-sp",  # wrote to the São Paulo number
         "name": "Mariana Albuquerque",
         "phone": "(11) 98765-4321",
         "email": "mariana.albuquerque@exemplo.com.br",
@@ -27,6 +29,7 @@ DEMO_LEADS = [
     },
     {
         "external_id": "atlas-demo-002",
+        "instance": "loja-rio",  # wrote to the Rio number: answered from it
         "name": "João Pedro Nascimento",
         "phone": "+55 21 99812-3456",
         "email": "joaopedro.n@exemplo.com.br",
@@ -105,9 +108,18 @@ def demo_leads_load(*, fresh: bool = False) -> int:
         demo = Lead.objects.filter(external_id__in=[d["external_id"] for d in DEMO_LEADS])
         for lead in demo:
             lead.handoffs.all().delete()
-        demo.update(status=Lead.Status.NOVO, chatwoot_contact_id=None, chatwoot_conversation_id=None, closed_at=None)
+        demo.update(
+            status=Lead.Status.NOVO,
+            chatwoot_contact_id=None,
+            chatwoot_conversation_id=None,
+            chatwoot_inbox_id=None,
+            closed_at=None,
+        )
     for index, demo in enumerate(DEMO_LEADS):
         data = {key: demo[key] for key in ("external_id", "name", "email", "interest", "qualification_score")}
+        inbox_id = _inbox_of(demo.get("instance"))
+        if inbox_id:
+            data["chatwoot_inbox_id"] = inbox_id
         lead, _ = services.lead_upsert(phone=phone_parse(demo["phone"]), data=data)
         start = now - timedelta(days=index, minutes=len(demo["history"]) * 3)
         history = [
@@ -116,3 +128,10 @@ def demo_leads_load(*, fresh: bool = False) -> int:
         ]
         services.history_add(lead=lead, history=history)
     return len(DEMO_LEADS)
+
+
+def _inbox_of(instance: str | None) -> int | None:
+    """The demo's Evolution instances, as Nexa last read them from Chatwoot (None when it has no such inbox)."""
+    if not instance:
+        return None
+    return ChatwootInbox.objects.filter(instance=instance, present=True).values_list("pk", flat=True).first()

@@ -506,3 +506,13 @@ def test_command_line_refuses_a_malformed_evolution_inbox():
         check=False,
     )
     assert result.returncode == 1 and "INSTANCE=+55NUMBER" in result.stderr
+
+
+def test_with_whatsapp_everyone_a_lead_that_never_wrote_is_answered_but_not_a_bogus_number():
+    """The demo's leads never wrote to the sandbox; Evolution's failure note still guards nonsense (CHANNELS §2.1)."""
+    from chatwoot_sandbox.cli import parser_build, sandbox_from_options
+
+    options = vars(parser_build().parse_args(["--evolution-inbox", "loja=+551140001111", "--whatsapp-everyone"]))
+    world = sandbox_from_options(options).world
+    assert world.on_whatsapp("5511987654321") == "5511987654321"
+    assert world.on_whatsapp("12") is None
