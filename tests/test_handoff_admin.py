@@ -183,3 +183,46 @@ def test_an_admin_score_edit_queues_a_handoff_recording_who(admin_client, admin_
     admin_client.post(f"{LEADS}{lead.pk}/change/", form)
     handoff = lead.handoffs.get()
     assert (handoff.trigger, handoff.triggered_by) == ("admin", admin_user)
+
+
+# Inboxes (WhatsApp numbers): refreshed from Chatwoot, offered when handing off.
+
+
+def test_the_inbox_list_is_refreshed_from_chatwoot_with_each_kind(admin_client, chatwoot):
+    from handoff.models import ChatwootInbox
+
+    sp = chatwoot.add_evolution_inbox("loja-sp", "+551140001111")["id"]
+    response = admin_client.post("/admin/handoff/chatwootinbox/refresh/")
+    assert response.status_code == 302
+    inbox = ChatwootInbox.objects.get(pk=sp)
+    assert (inbox.kind, inbox.instance) == (ChatwootInbox.Kind.EVOLUTION, "loja-sp")
+    page = admin_client.get("/admin/handoff/chatwootinbox/").content.decode()
+    assert "loja-sp" in page and "Atualizar do Chatwoot" in page
+
+
+def test_refreshing_inboxes_needs_the_change_permission(manager_client, chatwoot):
+    from handoff.models import ChatwootInbox
+
+    chatwoot.add_evolution_inbox("loja-sp", "+551140001111")
+    assert manager_client.get("/admin/handoff/chatwootinbox/").status_code == 200  # managers see the list
+    manager_client.post("/admin/handoff/chatwootinbox/refresh/")
+    assert not ChatwootInbox.objects.filter(instance="loja-sp").exists()
+
+
+def test_hand_off_now_offers_the_inbox_and_uses_the_one_chosen(agent_client, chatwoot):
+    from handoff.services.inboxes import inboxes_refresh
+
+    rio = chatwoot.add_evolution_inbox("loja-rio", "+552140002222")["id"]
+    inboxes_refresh()
+    lead = LeadFactory(qualification_score=3)
+    page = act(agent_client, LEADS, "handoff_now", [lead]).content.decode()
+    assert f'<option value="{rio}">loja-rio' in page
+    act(agent_client, LEADS, "handoff_now", [lead], post="yes", inbox_id=str(rio))
+    assert lead.handoffs.get().inbox_id == rio
+
+
+def test_hand_off_now_refuses_an_inbox_not_from_the_list(agent_client, chatwoot):
+    lead = LeadFactory(qualification_score=3)
+    page = act(agent_client, LEADS, "handoff_now", [lead], post="yes", inbox_id="99")
+    assert page.status_code == 200 and "Escolha a caixa de entrada na lista." in page.content.decode()
+    assert not lead.handoffs.exists()
