@@ -43,7 +43,9 @@ def chat_contact(store: Store, instance: EvolutionInstance, jid_digits: str, pus
         for v in variants
     ]
     conditions[-1]["query_operator"] = None
-    rank = {f"+{v}": index for index, v in enumerate(variants)}  # several hits: the JID's own form before its twin
+    # Several hits: Evolution keeps the contact whose phone is the longest variant, the 13-digit one with the 9
+    # (its findContactInContactList), whichever form the JID has.
+    rank = {f"+{v}": index for index, v in enumerate(sorted(variants, key=len, reverse=True))}
     with store.transaction():
         found = sorted(contacts_filter(store, conditions), key=lambda c: rank.get(c["phone_number"], len(rank)))
         if not found:

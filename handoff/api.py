@@ -20,7 +20,7 @@ class HandoffRequestView(APIView):
     @extend_schema(
         operation_id="handoffs_create",
         request=HandoffRequestSerializer,
-        responses={202: HandoffResponseSerializer, 200: HandoffResponseSerializer, **api_errors(*WRITE_ERRORS)},
+        responses={202: HandoffResponseSerializer, 200: HandoffResponseSerializer, **api_errors(*WRITE_ERRORS, 503)},
         description=(
             "Upserts the lead (`id` is Atlas's lead id), adds the bot history Nexa does not hold yet, and queues "
             "the handoff to Chatwoot: 202 with the queued handoff, or 200 with `handoff` and the `reason` none "

@@ -9,8 +9,8 @@ import json
 from django.utils import timezone
 
 from handoff.chatwoot import Conversation, conversation_from, time_from
+from handoff.services.authors import Author
 from handoff.services.conversations import (
-    Author,
     EventIgnored,
     SyncResult,
     contact_details_apply,

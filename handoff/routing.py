@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from handoff.chatwoot import Agent, ChatwootAuthError, ChatwootClient
 from handoff.models import Handoff, RoundRobinCursor, RoutingRule
@@ -49,12 +49,23 @@ def rule_matches(rule: RoutingRule, inputs: dict) -> bool:
     return not codes or inputs["area_code"] in codes
 
 
+def rule_for(lead: Lead, *, inbox_id: int | None = None) -> RoutingRule | None:
+    """The first enabled rule, by position, whose conditions the lead meets; with `inbox_id`, among the rules
+    for any inbox or for that one (a rule's team and agents serve the inbox it names)."""
+    inputs = routing_inputs(lead)
+    rules = RoutingRule.objects.filter(enabled=True)
+    if inbox_id is not None:
+        rules = rules.filter(Q(inbox_id__isnull=True) | Q(inbox_id=inbox_id))
+    return next((rule for rule in rules if rule_matches(rule, inputs)), None)
+
+
 def routing_decide(
     *, lead: Lead, client: ChatwootClient, handoff: Handoff, exclude_agent_ids: tuple[int, ...] = ()
 ) -> RoutingDecision:
     """Pick the target for this lead and say why; without rules, the inbox's members in turn."""
     inputs = routing_inputs(lead)
-    rule = next((r for r in RoutingRule.objects.filter(enabled=True) if rule_matches(r, inputs)), None)
+    inbox_id = handoff.inbox_id or settings.CHATWOOT_INBOX_ID
+    rule = rule_for(lead, inbox_id=inbox_id)
     strategy = rule.strategy if rule else RoutingRule.Strategy.ROUND_ROBIN
     decision = RoutingDecision(
         strategy=strategy, rule=rule.name if rule else "padrão (membros da caixa de entrada)", inputs=inputs
@@ -64,7 +75,6 @@ def routing_decide(
     if strategy == RoutingRule.Strategy.CHATWOOT:
         decision.reason = "A atribuição fica com o Chatwoot."
         return decision
-    inbox_id = handoff.inbox_id or settings.CHATWOOT_INBOX_ID
     pool = [agent for agent in _candidates(client, rule, inbox_id) if agent.id not in exclude_agent_ids]
     decision.candidates = [{"id": a.id, "name": a.name, "availability": a.availability_status} for a in pool]
     if rule and rule.online_only:

@@ -66,7 +66,7 @@ class LeadListView(APIView):
     @extend_schema(
         operation_id="leads_upsert",
         request=LeadUpsertSerializer,
-        responses={201: LeadSerializer, 200: LeadSerializer, **api_errors(*WRITE_ERRORS)},
+        responses={201: LeadSerializer, 200: LeadSerializer, **api_errors(*WRITE_ERRORS, 503)},
         description="Create the lead for this phone, or update the lead that has it (or its 9th-digit twin).",
     )
     def post(self, request):

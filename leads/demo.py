@@ -134,4 +134,4 @@ def _inbox_of(instance: str | None) -> int | None:
     """The demo's Evolution instances, as Nexa last read them from Chatwoot (None when it has no such inbox)."""
     if not instance:
         return None
-    return ChatwootInbox.objects.filter(instance=instance, present=True).values_list("pk", flat=True).first()
+    return ChatwootInbox.objects.served().filter(instance=instance).values_list("pk", flat=True).first()

@@ -8,9 +8,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from handoff.selectors import bot_should_reply, handoff_latest, handoff_summary
-from handoff.services.inboxes import InboxUnknown, inbox_resolve
+from handoff.services.inboxes import InboxesUnavailable, InboxUnknown, inbox_resolve
 from leads.models import MESSAGE_MAX_CHARS, Lead, Message
 from leads.phones import InvalidPhone, phone_parse
+from nexa.errors import ChatwootUnavailable
 
 HANDOFF_SCHEMA = {
     "type": "object",
@@ -138,6 +139,8 @@ class LeadUpsertSerializer(LeadFieldsSerializer):
                 attrs["chatwoot_inbox_id"] = inbox_resolve(instance=instance, inbox_id=inbox_id).pk
             except InboxUnknown as err:
                 raise serializers.ValidationError({err.field: [str(err)]}) from err
+            except InboxesUnavailable as err:
+                raise ChatwootUnavailable() from err
         return attrs
 
 

@@ -6,6 +6,7 @@ from django.views.defaults import server_error as html_server_error
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -30,6 +31,11 @@ API_ERRORS = {
     409: OpenApiResponse(OpenApiTypes.OBJECT, description="The phone or Atlas id belongs to another lead."),
     413: OpenApiResponse(ErrorSerializer, description="Request body over API_MAX_BODY_BYTES."),
     429: OpenApiResponse(ErrorSerializer, description="Too many requests for this API key; retry after Retry-After."),
+    503: OpenApiResponse(
+        ErrorSerializer,
+        description="The inbox named (instance or inbox_id) is not known yet and Chatwoot could not be asked now; "
+        "nothing was written. Retry after Retry-After.",
+    ),
 }
 # Every API operation can meet these: the body limit and Content-Length check run before any view (nexa.middleware).
 READ_ERRORS = (400, 401, 403, 413, 429)
@@ -41,10 +47,20 @@ def api_errors(*statuses: int) -> dict[int, OpenApiResponse]:
     return {code: API_ERRORS[code] for code in statuses}
 
 
+class ChatwootUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "O Chatwoot não respondeu agora; tente de novo em instantes."
+    default_code = "chatwoot_unavailable"
+    retry_after_seconds = 10
+
+
 def exception_handler(exc, context):
     if isinstance(exc, LeadConflict):
         return Response({exc.field_name: [exc.message]}, status=status.HTTP_409_CONFLICT)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if isinstance(exc, ChatwootUnavailable):
+        response["Retry-After"] = str(exc.retry_after_seconds)
+    return response
 
 
 def page_not_found(request, exception):

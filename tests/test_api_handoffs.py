@@ -207,3 +207,23 @@ def test_lead_upserts_take_the_instance_as_well(api, evolution_inboxes):
     response = api.post("/api/v1/leads/", lead, format="json")
     assert response.status_code in (200, 201)
     assert response.json()["chatwoot_inbox_id"] == evolution_inboxes["loja-sp"]
+
+
+def test_when_chatwoot_cannot_be_asked_about_an_unknown_instance_it_is_a_503_and_nothing_is_written(
+    api, evolution_inboxes, settings
+):
+    from django.core.cache import cache
+
+    cache.clear()  # the fixture's refresh no longer counts as recent
+    settings.CHATWOOT_BASE_URL = "http://127.0.0.1:9"  # Chatwoot unreachable
+    response = api.post(URL, {**trigger("trigger_text_history.json"), "instance": "loja-nova"}, format="json")
+    assert response.status_code == 503 and response["Retry-After"]
+    assert not Lead.objects.exists()
+
+
+def test_an_unknown_instance_just_after_a_refresh_is_a_400_without_asking_chatwoot_again(api, evolution_inboxes):
+    from handoff.models import ChatwootCall
+
+    calls = ChatwootCall.objects.count()
+    response = api.post(URL, {**trigger("trigger_text_history.json"), "instance": "loja-bh"}, format="json")
+    assert response.status_code == 400 and ChatwootCall.objects.count() == calls

@@ -205,7 +205,8 @@ def test_refreshing_inboxes_needs_the_change_permission(manager_client, chatwoot
 
     chatwoot.add_evolution_inbox("loja-sp", "+551140001111")
     assert manager_client.get("/admin/handoff/chatwootinbox/").status_code == 200  # managers see the list
-    manager_client.post("/admin/handoff/chatwootinbox/refresh/")
+    response = manager_client.post("/admin/handoff/chatwootinbox/refresh/")
+    assert response.status_code == 302 and response.url.endswith("/admin/handoff/chatwootinbox/")
     assert not ChatwootInbox.objects.filter(instance="loja-sp").exists()
 
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 from django.utils import timezone
 
-from handoff.models import ChatwootInbox, Handoff, WebhookDelivery
+from handoff.models import ChatwootInbox, Handoff, RoutingRule, WebhookDelivery
 from handoff.services import handoff_create, webhook_process
 from handoff.services.inboxes import inboxes_refresh
 from handoff.services.webhooks import webhook_receive
@@ -139,7 +139,9 @@ def test_on_an_older_chatwoot_the_leads_contact_is_still_found(chatwoot, inboxes
 def test_bot_replies_evolution_mirrors_are_the_bots_never_a_human_reply(chatwoot, inboxes):
     handoff = settle(lead_at(inboxes["sp"]))
     chatwoot.bot_replies(inboxes["sp"], PHONE, "Um consultor já vai falar com você!")
-    for payload in [e for e in chatwoot.events if e["event"] == "message_created"]:
+    updates = [e for e in chatwoot.events if e["event"] == "conversation_updated" and e["first_reply_created_at"]]
+    assert updates, "Chatwoot counts Evolution's user as the first reply (its first_reply_created_at)"
+    for payload in list(chatwoot.events):  # message_created and conversation_updated alike
         _deliver(payload)
     handoff.refresh_from_db()
     mirrored = Message.objects.get(content="Um consultor já vai falar com você!")
@@ -177,15 +179,27 @@ def test_a_native_whatsapp_handoff_of_a_lead_who_never_wrote_there_uses_its_what
 
 
 def test_outside_whatsapps_24_hours_the_note_and_the_timeline_say_to_start_with_a_template(chatwoot, inboxes):
-    handoff = settle(lead_at(inboxes["whatsapp"], lead_wrote_at=timezone.now() - timedelta(hours=30)))
-    assert handoff.state == Handoff.State.DONE
+    chatwoot.lead_writes(inboxes["whatsapp"], PHONE, "Oi, vi o anúncio")
+    chatwoot.advance(30 * 3600)  # the lead's last message there is 30 h old: Chatwoot says can_reply false
+    handoff = settle(lead_at(inboxes["whatsapp"]))
+    assert handoff.state == Handoff.State.DONE and handoff.reply_window_closed
     assert any("modelo (template) aprovado" in note for note in notes_in(chatwoot, handoff.conversation_id))
     assert "modelo (template) aprovado" in handoff.events.get(kind="done").message
 
 
-def test_within_whatsapps_24_hours_no_template_is_asked_for(chatwoot, inboxes):
+def test_a_conversation_nexa_opens_in_a_whatsapp_inbox_needs_a_template_first(chatwoot, inboxes):
+    """The lead talked to Atlas through another number: it never wrote in this conversation (CHANNELS §3)."""
     handoff = settle(lead_at(inboxes["whatsapp"]))
+    assert any("modelo (template) aprovado" in note for note in notes_in(chatwoot, handoff.conversation_id))
+
+
+def test_within_whatsapps_24_hours_no_template_is_asked_for(chatwoot, inboxes):
+    chatwoot.lead_writes(inboxes["whatsapp"], PHONE, "Oi, vi o anúncio")
+    handoff = settle(lead_at(inboxes["whatsapp"]))
+    assert handoff.reply_window_closed is False
     assert not any("template" in note for note in notes_in(chatwoot, handoff.conversation_id))
+    chatwoot.agent_reply(handoff.conversation_id, handoff.assignee_id, "Olá!")
+    assert [d["content"] for d in chatwoot.whatsapp_received(PHONE)] == ["Olá!"]
 
 
 # --- Several numbers (CHANNELS §5) ---
@@ -204,7 +218,10 @@ def test_each_lead_is_answered_from_the_number_it_wrote_to(chatwoot, inboxes):
 
 
 def test_a_later_handoff_without_an_inbox_goes_where_the_lead_was_answered_before(chatwoot, inboxes):
-    first = settle(lead_at(inboxes["rio"]))
+    lead = lead_at(None)
+    first = lead.handoffs.get()
+    Handoff.objects.filter(pk=first.pk).update(inbox_id=inboxes["rio"])  # e.g. chosen in the admin
+    first = settle(lead)
     lead = Lead.objects.get(pk=first.lead_id)
     assert lead.chatwoot_inbox_id == inboxes["rio"]
     Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.CONVERTIDO)
@@ -219,3 +236,13 @@ def test_an_inbox_nexa_cannot_serve_fails_the_handoff_with_the_reason(chatwoot, 
     handoff = settle(lead_at(email))
     assert handoff.state == Handoff.State.FAILED and "Channel::Email" in handoff.last_error
     assert ChatwootInbox.objects.get(pk=email).kind == ChatwootInbox.Kind.UNSUPPORTED
+
+
+def test_a_rule_naming_an_inbox_routes_there_and_serves_only_that_inbox(chatwoot, inboxes):
+    RoutingRule.objects.create(
+        name="Rio", position=1, area_codes="21", inbox_id=inboxes["rio"], strategy="fixed", agent_ids="2"
+    )
+    rio = settle(lead_at(None, RIO_LEAD))
+    assert (rio.inbox_id, rio.assignee_id, rio.routing["rule"]) == (inboxes["rio"], 2, "Rio")
+    elsewhere = settle(lead_at(inboxes["sp"], "+5521997776655"))  # a Rio number that wrote to São Paulo's
+    assert elsewhere.inbox_id == inboxes["sp"] and elsewhere.routing["rule"] != "Rio"

@@ -153,12 +153,16 @@ def test_a_returning_lead_goes_back_to_its_agent_with_a_note(api, sandbox, inbox
     webhooks_settle(sandbox)
     assert Lead.objects.get(pk=first.lead_id).status == Lead.Status.CONVERTIDO
 
-    sandbox.lead_writes(inboxes["loja-sp"], PHONE, "Oi, quero ampliar o sistema")  # Evolution opens a new one
+    back = sandbox.lead_writes(inboxes["loja-sp"], PHONE, "Oi, quero ampliar o sistema")  # Evolution opens one
+    assert back["conversation_id"] != first.conversation_id
     webhooks_settle(sandbox)
     returned = wait_for(lambda: Handoff.objects.filter(trigger=Handoff.Trigger.RETURNED).first())
     assert api.get(f"/api/v1/leads/{first.lead_id}/").json()["bot_should_reply"] is False
     (first, returned) = sorted(settle(2, worker=worker), key=lambda h: h.created_at)
-    assert returned.state == Handoff.State.DONE and returned.conversation_id != first.conversation_id
+    assert returned.state == Handoff.State.DONE and returned.conversation_id == back["conversation_id"]
+    assert len(sandbox.state_dump()["conversations"]) == 2
+    lead_said = Message.objects.filter(conversation__lead_id=first.lead_id, sender=Message.Sender.LEAD)
+    assert lead_said.filter(content="Oi, quero ampliar o sistema").exists()  # mirrored while the handoff queued
     assert returned.assignee_id == first.assignee_id  # back to the agent who had the lead
     notes = [
         m["content"]

@@ -51,5 +51,6 @@ class ChatwootInboxAdmin(admin.ModelAdmin):
 
 @admin.register(ChatwootIntegrationUser)
 class ChatwootIntegrationUserAdmin(admin.ModelAdmin):
-    list_display = ("user_id", "name", "discovered_at")
-    fields = ("user_id", "name")
+    list_display = ("user_id", "name", "confirmed", "discovered_at")
+    list_editable = ("confirmed",)
+    fields = ("user_id", "name", "confirmed")

@@ -57,7 +57,7 @@ class LeadHandoffAdmin(HandoffPermissions, LeadAdmin):
     @admin.action(description=_("Hand off to Chatwoot now"), permissions=["trigger_handoff"])
     def handoff_now(self, request, queryset):
         """Confirm, offering the inbox (WhatsApp number) to answer from; then queue a handoff per lead."""
-        inboxes = list(ChatwootInbox.objects.filter(kind__in=ChatwootInbox.SERVED_KINDS, enabled=True, present=True))
+        inboxes = list(ChatwootInbox.objects.served())
         page = confirmed(
             self,
             request,

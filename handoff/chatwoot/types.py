@@ -59,6 +59,7 @@ class Conversation:
     team_id: int | None
     messages: list[Message]
     team_name: str = ""
+    can_reply: bool = True  # false in a WhatsApp inbox outside the 24 h window (C.1)
     updated_at: float | None = None  # epoch seconds with a fraction: orders states (F.2)
     first_reply_at: datetime | None = None
 
@@ -132,6 +133,7 @@ def conversation_from(data: dict) -> Conversation:
         team_id=int(team["id"]) if team.get("id") else None,
         messages=[message_from(item) for item in data.get("messages") or []],
         team_name=str(team.get("name") or ""),
+        can_reply=data.get("can_reply") is not False,
         updated_at=_float(data.get("updated_at")),
         first_reply_at=time_from(data.get("first_reply_created_at")),
     )

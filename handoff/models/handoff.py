@@ -106,6 +106,19 @@ class Handoff(models.Model):
     conversation_id = models.BigIntegerField(
         _("Chatwoot conversation"), null=True, blank=True, help_text="The conversation's display id."
     )
+    returned_conversation_id = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("A returning lead's new conversation (opened because it wrote again): this handoff takes it over."),
+    )
+    reply_window_closed = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "WhatsApp inbox: free text no longer reaches the lead in this conversation (24 h since its last message); "
+            "decided before the note is written, so every attempt writes the same note."
+        ),
+    )
     conversation_reused = models.BooleanField(
         default=False, help_text="An open conversation of the contact's was reused."
     )

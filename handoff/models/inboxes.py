@@ -5,6 +5,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+class ChatwootInboxQuerySet(models.QuerySet):
+    def served(self):
+        """The inboxes Nexa may hand off into: a kind it serves, enabled, still in Chatwoot."""
+        return self.filter(kind__in=ChatwootInbox.SERVED_KINDS, enabled=True, present=True)
+
+    def kind_of(self, inbox_id: int | None) -> str | None:
+        return self.filter(pk=inbox_id).values_list("kind", flat=True).first() if inbox_id else None
+
+
 class ChatwootInbox(models.Model):
     """One inbox of the Chatwoot account, refreshed from GET /inboxes (CHANNELS §1).
 
@@ -46,6 +55,8 @@ class ChatwootInbox(models.Model):
     )
     refreshed_at = models.DateTimeField(_("refreshed at"), default=timezone.now)
 
+    objects = ChatwootInboxQuerySet.as_manager()
+
     class Meta:
         ordering = ("id",)
         verbose_name = _("Chatwoot inbox")
@@ -65,12 +76,20 @@ class ChatwootIntegrationUser(models.Model):
     """A Chatwoot user whose messages are the bot's or the company phone's, never a human's (CHANNELS §2.3).
 
     Evolution API posts what it mirrors from WhatsApp (the bot's replies, messages typed on the phone) as outgoing
-    messages of the user whose token it holds, with source_id "WAID:…": such a user is recorded here the first time
-    one of its messages arrives. CHATWOOT_INTEGRATION_USER_IDS names others (another relay, a bot user).
+    messages of the user whose token it holds, with source_id "WAID:…": such a user is recorded here, unconfirmed,
+    the first time one arrives. Confirmed users, and CHATWOOT_INTEGRATION_USER_IDS, are the bot in every message.
     """
 
     user_id = models.BigIntegerField(_("Chatwoot user"), primary_key=True)
     name = models.CharField(_("name"), max_length=255, blank=True)
+    confirmed = models.BooleanField(
+        _("confirmed"),
+        default=False,
+        help_text=_(
+            "On: every message of this user is the bot's. Off (found by itself): only its messages that came "
+            "from WhatsApp (source_id WAID:…) are; confirm it once you know it is Evolution's user and no agent."
+        ),
+    )
     discovered_at = models.DateTimeField(_("discovered at"), default=timezone.now)
 
     class Meta:

@@ -11,17 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from handoff.chatwoot import Conversation
-from handoff.models import ChatwootInbox, ChatwootIntegrationUser, Handoff, HandoffEvent
+from handoff.models import ChatwootInbox, Handoff, HandoffEvent
+from handoff.services.authors import Author, first_reply_time_trusted, integration_user_is
 from handoff.services.lifecycle import handoff_create, handoff_event, site_label
 from leads import services as lead_services
 from leads.models import BotConversation, Lead, Message
 from leads.phones import InvalidPhone, phone_parse
 
 Kind = HandoffEvent.Kind
-EVOLUTION_SOURCE_PREFIX = "WAID:"
 
 # What Chatwoot's side may change on a handoff row; the runner's checkpoints are never written from here.
 SYNC_FIELDS = [
@@ -80,23 +81,15 @@ def conversation_state_apply(conversation: Conversation) -> SyncResult:
     return SyncResult.of(changes)
 
 
-@dataclass(frozen=True)
-class Author:
-    """Who posted a message, as its webhook says: the Chatwoot user (agents only), and the message's source_id."""
-
-    user_id: int | None = None
-    name: str = ""
-    source_id: str = ""
-
-
 def conversation_message_mirror(
-    *, display_id: int | None, message: lead_services.NewMessage, author: Author = Author()
+    *, display_id: int | None, message: lead_services.NewMessage, author: Author | None = None
 ) -> SyncResult:
     """Mirror a public message into the lead's transcript; an agent's first one is the first human reply.
 
     A user's message that is the bot's or the company phone's (an integration user's) is the bot's.
     """
     handoff = _handoff_locked(display_id)
+    author = author or Author()
     if message.sender == Message.Sender.AGENT and integration_user_is(author):
         message = dataclasses.replace(message, sender=Message.Sender.BOT)
     added = lead_services.messages_add(lead=handoff.lead, messages=[message])
@@ -107,20 +100,6 @@ def conversation_message_mirror(
     return SyncResult(
         bool(added.created or first),
         "; ".join(filter(None, ["mensagem espelhada" if added.created else "mensagem já conhecida", first])),
-    )
-
-
-def integration_user_is(author: Author) -> bool:
-    """Evolution posts what it mirrors from WhatsApp as its user with source_id "WAID:…" (CHANNELS §2.3): that user
-    is recorded the first time; CHATWOOT_INTEGRATION_USER_IDS names others."""
-    if not author.user_id:
-        return False
-    if author.source_id.startswith(EVOLUTION_SOURCE_PREFIX):
-        ChatwootIntegrationUser.objects.get_or_create(user_id=author.user_id, defaults={"name": author.name[:255]})
-        return True
-    return (
-        author.user_id in settings.CHATWOOT_INTEGRATION_USER_IDS
-        or ChatwootIntegrationUser.objects.filter(user_id=author.user_id).exists()
     )
 
 
@@ -142,6 +121,9 @@ def conversation_returned(*, conversation: Conversation, contact_id: int | None)
         return SyncResult(False, "conversa já conhecida")
     if lead.handoffs.active().exists():
         return SyncResult(False, "transferência em andamento: ela vai reaproveitar esta conversa")
+    known = ChatwootInbox.objects.filter(pk=conversation.inbox_id).first()
+    if known is not None and not known.served:  # an e-mail or widget conversation of the same contact
+        return SyncResult(False, "conversa numa caixa que não leva respostas ao WhatsApp: nada a fazer")
     if settings.HANDOFF_RETURNING_POLICY == "bot":
         lead.chatwoot_conversation_id, lead.chatwoot_inbox_id = conversation.id, conversation.inbox_id
         lead.save(update_fields=["chatwoot_conversation_id", "chatwoot_inbox_id", "updated_at"])
@@ -151,6 +133,7 @@ def conversation_returned(*, conversation: Conversation, contact_id: int | None)
         trigger=Handoff.Trigger.RETURNED,
         reason=f"O lead voltou pelo WhatsApp (conversa {conversation.id})",
         inbox_id=conversation.inbox_id,
+        returned=(contact_id, conversation.id),
     )
     return SyncResult(True, f"lead de volta na conversa {conversation.id}: transferência {handoff.pk} na fila")
 
@@ -237,10 +220,9 @@ def _owner_apply(handoff: Handoff, conversation: Conversation) -> str:
 
 
 def _first_reply_from(handoff: Handoff, conversation: Conversation) -> str:
-    """A conversation's first_reply_created_at also tells the first reply, except in an Evolution inbox: there
-    Chatwoot counts the bot replies Evolution mirrors as its user's (CHANNELS §2.3); message events tell instead."""
+    """A conversation's first_reply_created_at also tells the first reply, where no integration user posts."""
     when = conversation.first_reply_at
-    if not when or ChatwootInbox.objects.filter(pk=conversation.inbox_id, kind=ChatwootInbox.Kind.EVOLUTION).exists():
+    if not when or not first_reply_time_trusted(handoff):
         return ""
     return _first_reply(handoff, when, handoff.assignee_name)
 
@@ -282,7 +264,11 @@ def _handoff_locked(display_id: int | None) -> Handoff:
     handoff = (
         Handoff.objects.select_for_update()
         .select_related("lead")
-        .filter(conversation_id=display_id, state__in=(Handoff.State.IN_PROGRESS, Handoff.State.DONE))
+        .filter(
+            Q(conversation_id=display_id, state__in=(Handoff.State.IN_PROGRESS, Handoff.State.DONE))
+            # A returning lead's handoff takes its new conversation over: the lead's messages there are its own.
+            | Q(returned_conversation_id=display_id, conversation_id=None, state__in=Handoff.ACTIVE_STATES)
+        )
         .order_by("-created_at")
         .first()
         if display_id

@@ -1,6 +1,5 @@
 """The account's inboxes: refreshed from Chatwoot, resolved from what Atlas names, chosen for each handoff."""
 
-import contextlib
 import logging
 
 from django.conf import settings
@@ -8,14 +7,19 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from handoff.chatwoot import ChatwootClient, Inbox
-from handoff.models import ChatwootInbox, RoutingRule
-from handoff.routing import routing_inputs, rule_matches
+from handoff.chatwoot import ChatwootClient, ChatwootConfigurationError, Inbox
+from handoff.models import ChatwootInbox
+from handoff.routing import rule_for
 from handoff.services.chatwoot import CHATWOOT_UNAVAILABLE, chatwoot_for
 from leads.models import Lead
 
 logger = logging.getLogger(__name__)
-REFRESH_ON_MISS_SECONDS = 60  # an unknown instance or id asks Chatwoot again at most this often
+FRESH_KEY, REFRESHING_KEY = "nexa:inboxes:fresh", "nexa:inboxes:refreshing"
+FRESH_SECONDS = 60  # an inbox list this recent is the verdict on an unknown instance or id
+
+
+class InboxesUnavailable(Exception):
+    """Nexa does not know the inbox Atlas named and could not ask Chatwoot now: no verdict; try again shortly."""
 
 
 class InboxUnknown(Exception):
@@ -33,6 +37,7 @@ def inboxes_refresh(client: ChatwootClient | None = None) -> list[ChatwootInbox]
     with transaction.atomic():
         rows = [_inbox_store(inbox, now) for inbox in found]
         ChatwootInbox.objects.exclude(pk__in=[inbox.id for inbox in found]).update(present=False, refreshed_at=now)
+    cache.set(FRESH_KEY, True, FRESH_SECONDS)
     return rows
 
 
@@ -64,13 +69,22 @@ def _inbox_store(inbox: Inbox, now) -> ChatwootInbox:
 def inbox_resolve(*, instance: str = "", inbox_id: int | None = None) -> ChatwootInbox:
     """The inbox Atlas named by Evolution instance or by Chatwoot id; InboxUnknown naming the field otherwise.
 
-    An inbox created in Chatwoot since the last refresh is found by refreshing once (at most once a minute).
+    An inbox created in Chatwoot since the last refresh is found by refreshing (Nexa asks Chatwoot at most once a
+    minute per process); InboxesUnavailable when Chatwoot could not be asked, rather than a wrong "unknown".
     """
     field = "instance" if instance else "inbox_id"
     inbox = _inbox_named(instance, inbox_id)
-    if inbox is None and cache.add("nexa:inboxes:refresh-on-miss", True, REFRESH_ON_MISS_SECONDS):
-        with contextlib.suppress(*CHATWOOT_UNAVAILABLE):  # then judged on what Nexa knows
+    if inbox is None and not cache.get(FRESH_KEY):
+        if not cache.add(REFRESHING_KEY, True, 10):
+            raise InboxesUnavailable("as caixas do Chatwoot estão sendo atualizadas")
+        try:
             inboxes_refresh()
+        except ChatwootConfigurationError:
+            pass  # no Chatwoot at all: no inbox can exist
+        except CHATWOOT_UNAVAILABLE as err:
+            raise InboxesUnavailable(str(err)) from err
+        finally:
+            cache.delete(REFRESHING_KEY)
         inbox = _inbox_named(instance, inbox_id)
     named = f"a instância {instance!r}" if instance else f"a caixa {inbox_id}"
     if inbox is None:
@@ -84,7 +98,8 @@ def inbox_resolve(*, instance: str = "", inbox_id: int | None = None) -> Chatwoo
 
 def _inbox_named(instance: str, inbox_id: int | None) -> ChatwootInbox | None:
     if instance:
-        return ChatwootInbox.objects.filter(instance=instance, present=True).order_by("pk").first()
+        # Evolution re-creating an instance's inbox leaves the old one behind: the one Nexa may use wins.
+        return ChatwootInbox.objects.filter(instance=instance).order_by("-present", "-enabled", "-pk").first()
     return ChatwootInbox.objects.filter(pk=inbox_id).first()
 
 
@@ -97,17 +112,14 @@ def inbox_refusal(inbox: ChatwootInbox) -> str:
 
 
 def handoff_inbox_choose(lead: Lead, requested: int | None = None) -> int:
-    """Where a handoff goes: the inbox asked for, else the lead's own (the number it wrote to), else the first
-    matching routing rule's, else CHATWOOT_INBOX_ID (CHANNELS §5: a lead is answered from the number it wrote to)."""
+    """Where a handoff goes: the inbox asked for, else the lead's own (the number it wrote to, CHANNELS §5), else
+    the first matching routing rule's when it names one, else CHATWOOT_INBOX_ID."""
     if requested:
         return requested
     if lead.chatwoot_inbox_id:
         return lead.chatwoot_inbox_id
-    inputs = routing_inputs(lead)
-    for rule in RoutingRule.objects.filter(enabled=True, inbox_id__isnull=False):
-        if rule_matches(rule, inputs):
-            return rule.inbox_id
-    return settings.CHATWOOT_INBOX_ID
+    rule = rule_for(lead)  # the same rule routing will apply, so its team and agents serve this inbox
+    return rule.inbox_id if rule and rule.inbox_id else settings.CHATWOOT_INBOX_ID
 
 
 def inbox_for_handoff(inbox_id: int, client: ChatwootClient) -> ChatwootInbox | None:

@@ -23,10 +23,19 @@ class HandoffRefused(Exception):
     """The operation does not apply to this handoff or lead; the message says why, for the admin."""
 
 
-def handoff_create(*, lead: Lead, trigger: str, user=None, reason: str = "", inbox_id: int | None = None) -> Handoff:
+def handoff_create(
+    *,
+    lead: Lead,
+    trigger: str,
+    user=None,
+    reason: str = "",
+    inbox_id: int | None = None,
+    returned: tuple[int, int] | None = None,
+) -> Handoff:
     """The lead's active handoff, or a new one queued in the caller's transaction (the outbox).
 
     It goes to `inbox_id`, else to the lead's inbox, a routing rule's, or the default (handoff_inbox_choose).
+    `returned` is (contact id, conversation id) of the conversation a returning lead opened: the handoff takes it.
     """
     with transaction.atomic():
         active = lead.handoffs.active().first()
@@ -40,7 +49,9 @@ def handoff_create(*, lead: Lead, trigger: str, user=None, reason: str = "", inb
             "reason": reason or _reason(trigger, lead),
             "inbox_id": handoff_inbox_choose(lead, inbox_id),
         }
-        if latest and latest.state in (Handoff.State.FAILED, Handoff.State.CANCELLED):
+        if returned:
+            origin["contact_id"], origin["returned_conversation_id"] = returned
+        if latest and latest.state in (Handoff.State.FAILED, Handoff.State.CANCELLED) and _resumable(latest, origin):
             # Its checkpoints and markers are what keep Chatwoot free of a second note or conversation.
             return _resume(latest, f"Retomada ({site_label(Handoff.Trigger, trigger)}){_by(user)}.", origin=origin)
         try:
@@ -116,12 +127,20 @@ def _resume(handoff: Handoff, message: str, origin: dict | None = None) -> Hando
     return handoff
 
 
+def _resumable(handoff: Handoff, origin: dict) -> bool:
+    """A failed or cancelled handoff is resumed, not repeated, unless it already went somewhere else: to another
+    inbox (CHANNELS §5: the lead is answered from the number it wrote to) or into another conversation."""
+    if _note_unwritten(handoff):
+        return True
+    return origin["inbox_id"] == handoff.inbox_id and not origin.get("returned_conversation_id")
+
+
 def _note_unwritten(handoff: Handoff) -> bool:
     """No conversation yet and no note part sent without an answer: no note rendered from the old trigger exists.
 
     Once one may exist, the handoff keeps what the note was rendered from, so its markers still find it.
     """
-    return handoff.conversation_id is None and handoff.note_pending_part is None
+    return handoff.conversation_id is None and handoff.note_pending_part is None and not handoff.conversation_reused
 
 
 def _by(user) -> str:

@@ -23,18 +23,17 @@ def contact(run, client: ChatwootClient) -> None:
     handoff, lead = run.handoff, run.handoff.lead
     if not CHATWOOT_E164.fullmatch(lead.phone):
         raise HandoffImpossible(f"O telefone {lead.phone!r} não está no formato E.164 que o Chatwoot exige.")
-    found = None
-    if handoff.contact_id is None:
-        found = _contact_find_or_create(run, client, lead)
+    found = _contact_find_or_create(run, client, lead) if handoff.contact_id is None else None
+    if not handoff.contact_synced or not handoff.contact_source_id:
+        found = found or client.contact_get(handoff.contact_id)
     if not handoff.contact_synced:
         changes = {"custom_attributes": _contact_attributes(lead)}  # B.5: merged
-        if found is not None and found.identifier.startswith(LEGACY_IDENTIFIER_PREFIX):
+        if found.identifier.startswith(LEGACY_IDENTIFIER_PREFIX):  # never a JID Evolution wrote
             changes["identifier"] = None
         client.contact_update(handoff.contact_id, **changes)
         run.checkpoint(contact_synced=True)
     if not handoff.contact_source_id:
-        current = found or client.contact_get(handoff.contact_id)
-        source_id = current.source_id_for(run.inbox.id)
+        source_id = found.source_id_for(run.inbox.id)
         if not source_id:
             # B.6: with a source_id of ours the call is idempotent; without one, each call adds a contact_inbox.
             source_id = client.contact_inbox_create(

@@ -1,7 +1,7 @@
 """b. The conversation: the contact's open one in the inbox reused, else created with the note's first part (C)."""
 
 from handoff.chatwoot import ChatwootClient
-from handoff.models import Handoff, HandoffEvent
+from handoff.models import ChatwootInbox, Handoff, HandoffEvent
 from handoff.notes import note_marker
 from handoff.services.lifecycle import handoff_event
 from handoff.services.steps.common import ATTRIBUTE_MAX
@@ -22,9 +22,14 @@ def conversation(run, client: ChatwootClient) -> None:
     handoff = run.handoff
     if handoff.conversation_id:
         return
+    if handoff.returned_conversation_id:
+        # The conversation a returning lead opened by writing again: the one its messages are in.
+        _conversation_reuse(run, client, client.conversation_get(handoff.returned_conversation_id))
+        return
     inbox_id = run.inbox.id
     existing = [] if run.contact_created else client.contact_conversations(handoff.contact_id)
-    ours = next((c for c in existing if c.custom_attributes.get("handoff_id") == str(handoff.pk)), None)
+    mark = str(handoff.pk)
+    ours = next((c for c in existing if c.custom_attributes.get("handoff_id") == mark and c.inbox_id == inbox_id), None)
     if ours:
         # An earlier write succeeded without an answer: a create (whose first message is our note's first
         # part), or the attributes of a reused conversation (conversation_reused was saved before it).
@@ -41,7 +46,9 @@ def conversation(run, client: ChatwootClient) -> None:
 
 def _conversation_reuse(run, client: ChatwootClient, conversation) -> None:
     handoff = run.handoff
-    run.checkpoint(conversation_reused=True)  # first: a lost answer below must not make it look like ours
+    # First: a lost answer below must not make it look like ours; and the note, posted next, knows the window.
+    closed = run.inbox.kind == ChatwootInbox.Kind.WHATSAPP and not conversation.can_reply
+    run.checkpoint(conversation_reused=True, reply_window_closed=closed)
     if conversation.status != "open":
         client.conversation_status_set(conversation.id, "open")
     client.conversation_custom_attributes_set(
@@ -53,8 +60,11 @@ def _conversation_reuse(run, client: ChatwootClient, conversation) -> None:
 
 def _conversation_create(run, client: ChatwootClient) -> None:
     handoff = run.handoff
+    # The create carries part 1: after a lost answer, look before posting. In a WhatsApp inbox a conversation the
+    # lead never wrote in takes no free text (CHANNELS §3): part 1 says so.
+    closed = run.inbox.kind == ChatwootInbox.Kind.WHATSAPP
+    run.checkpoint(note_pending_part=1, reply_window_closed=closed)
     parts = handoff_note_parts(handoff)
-    run.checkpoint(note_pending_part=1)  # the create carries part 1: after a lost answer, look before posting
     created = client.conversation_create(
         inbox_id=run.inbox.id,
         contact_id=handoff.contact_id,

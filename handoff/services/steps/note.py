@@ -1,17 +1,13 @@
 """c. and d. The bot-history note, part by part, and the labels, merged (C.5, D)."""
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.utils import timezone
 
 from handoff.chatwoot import ChatwootClient
-from handoff.models import ChatwootInbox, Handoff
+from handoff.models import Handoff
 from handoff.notes import note_marker, note_parts
 from handoff.services.lifecycle import site_label
 from leads.models import Lead, Message
-
-WHATSAPP_WINDOW = timedelta(hours=24)
 
 
 def note(run, client: ChatwootClient) -> None:
@@ -68,22 +64,12 @@ def handoff_note_parts(handoff: Handoff) -> list[str]:
 
 
 def whatsapp_window_warning(handoff: Handoff) -> str:
-    """CHANNELS §3: in a native WhatsApp inbox free text reaches the lead only within 24 h of its last message;
-    judged at the first attempt (history_until), so every attempt renders the same note."""
-    if not ChatwootInbox.objects.filter(pk=handoff.inbox_id, kind=ChatwootInbox.Kind.WHATSAPP).exists():
-        return ""
-    last = (
-        Message.objects.filter(
-            conversation__lead_id=handoff.lead_id, sender=Message.Sender.LEAD, created_at__lte=handoff.history_until
-        )
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)
-        .first()
-    )
-    if last is not None and handoff.history_until - last < WHATSAPP_WINDOW:
+    """CHANNELS §3: in a WhatsApp inbox free text reaches the lead only within 24 h of its last message in that
+    conversation; the conversation step decides it (reply_window_closed) before any note part is written."""
+    if not handoff.reply_window_closed:
         return ""
     return (
-        "O lead não escreve há mais de 24 h nesta caixa do WhatsApp: comece com um modelo (template) aprovado; "
+        "O lead não escreveu nas últimas 24 h nesta conversa do WhatsApp: comece com um modelo (template) aprovado; "
         "texto livre não será entregue."
     )
 
