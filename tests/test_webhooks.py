@@ -299,6 +299,23 @@ def test_a_lead_who_comes_back_is_queued_for_a_handoff_into_that_inbox(handed_of
     assert not bot_should_reply(lead)  # a human is on the way; the worker assigns and writes the note
 
 
+def test_a_returning_leads_message_applied_before_its_conversation_is_known_is_run_again(handed_off, monkeypatch):
+    """Webhooks come in any order (F.2): the lead's first message may be applied before conversation_created."""
+    from handoff.services import webhooks
+
+    replayed = []
+    monkeypatch.setattr(webhooks, "webhook_enqueue", replayed.append)
+    Lead.objects.filter(pk=handed_off.lead_id).update(status=Lead.Status.CONVERTIDO)
+    incoming = fixture("message_created.incoming.json")
+    incoming = {**incoming, "id": 9001, "conversation": {**incoming["conversation"], "id": 200}}
+    early = deliver_and_process(incoming)
+    assert early.state == WebhookDelivery.State.IGNORED
+    deliver_and_process({**fixture("conversation_created.json"), "id": 200})
+    assert replayed[-1] == early.pk  # after the conversation_created delivery itself, run again
+    webhook_process(delivery_pk=early.pk)  # as the worker runs it
+    assert Message.objects.filter(external_id="chatwoot:9001", conversation__lead_id=handed_off.lead_id).exists()
+
+
 def test_with_the_bot_policy_a_lead_who_comes_back_stays_with_atlas(handed_off, settings):
     settings.HANDOFF_RETURNING_POLICY = "bot"
     Lead.objects.filter(pk=handed_off.lead_id).update(status=Lead.Status.CONVERTIDO)

@@ -58,6 +58,8 @@ def webhook_process(*, delivery_pk: int) -> str:
         with transaction.atomic():
             result = events.event_apply(delivery.event, delivery.body)
         fields.update(state=WebhookDelivery.State.PROCESSED, result=result.message[:255])
+        if delivery.event == "conversation_created" and result.changed and delivery.conversation_id:
+            conversation_messages_replay(delivery.conversation_id)
     except events.EventIgnored as ignored:
         fields.update(state=WebhookDelivery.State.IGNORED, result=str(ignored)[:255])
     except Exception as err:
@@ -69,6 +71,22 @@ def webhook_process(*, delivery_pk: int) -> str:
         )
     WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
     return fields["state"]
+
+
+def conversation_messages_replay(conversation_id: int) -> int:
+    """Run again the message deliveries of a conversation that were ignored because Nexa did not know it yet.
+
+    Webhooks come in any order (F.2): a returning lead's first message can be applied before the conversation_created
+    that makes a handoff own the conversation. Called when that handoff is queued and again when it takes the
+    conversation over; handlers are idempotent, so running one twice changes nothing twice.
+    """
+    ignored = WebhookDelivery.objects.filter(
+        event="message_created", conversation_id=conversation_id, state=WebhookDelivery.State.IGNORED
+    )
+    ids = list(ignored.order_by("pk").values_list("pk", flat=True))
+    for delivery_pk in ids:
+        webhook_enqueue(delivery_pk)
+    return len(ids)
 
 
 def webhook_reprocess(*, delivery: WebhookDelivery) -> str:

@@ -6,6 +6,7 @@ from handoff.notes import note_marker
 from handoff.services.lifecycle import handoff_event
 from handoff.services.steps.common import ATTRIBUTE_MAX
 from handoff.services.steps.note import handoff_note_parts
+from handoff.services.webhooks import conversation_messages_replay
 
 Kind = HandoffEvent.Kind
 
@@ -25,6 +26,7 @@ def conversation(run, client: ChatwootClient) -> None:
     if handoff.returned_conversation_id:
         # The conversation a returning lead opened by writing again: the one its messages are in.
         _conversation_reuse(run, client, client.conversation_get(handoff.returned_conversation_id))
+        conversation_messages_replay(handoff.returned_conversation_id)
         return
     inbox_id = run.inbox.id
     existing = [] if run.contact_created else client.contact_conversations(handoff.contact_id)
