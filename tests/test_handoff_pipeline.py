@@ -81,17 +81,45 @@ def test_a_qualified_lead_is_handed_off_once_with_everything(chatwoot):
     assert bot.status == BotConversation.Status.HANDED_OFF and bot.handoff_at is not None
 
 
-def test_calls_per_handoff_for_a_new_contact(chatwoot):
-    handoff = settle(qualified_lead())
-    paths = [f"{c.method} {c.path}" for c in ChatwootCall.objects.filter(handoff=handoff).order_by("id")]
-    assert paths == [
+def handoff_paths(handoff) -> list[str]:
+    return [f"{c.method} {c.path}" for c in ChatwootCall.objects.filter(handoff=handoff).order_by("id")]
+
+
+def test_a_new_lead_takes_four_calls_the_conversation_created_already_assigned(chatwoot):
+    first = settle(qualified_lead())  # the inbox's members are read once, then cached for a minute
+    assert handoff_paths(first) == [
+        "POST /contacts/filter",
+        "POST /contacts",
+        "GET /inbox_members/1",
+        "POST /conversations",
+        "POST /conversations/1/labels",
+    ]
+    lead = qualified_lead("(21) 99812-3456")
+    Lead.objects.filter(pk=lead.pk).update(email="joao@exemplo.com.br")  # another person, another e-mail
+    second = settle(lead)
+    assert handoff_paths(second) == [
         "POST /contacts/filter",
         "POST /contacts",
         "POST /conversations",
-        "POST /conversations/1/labels",
-        "GET /inbox_members/1",
-        "POST /conversations/1/assignments",
+        f"POST /conversations/{second.conversation_id}/labels",
     ]
+    conversation = chatwoot_rows(chatwoot)["conversations"][1]
+    assert conversation["assignee_id"] == second.assignee_id and second.assignment_done
+
+
+def test_an_existing_contact_without_an_open_conversation_takes_five_calls(chatwoot):
+    settle(qualified_lead("(21) 99812-3456"))  # warms the agents' cache
+    url = f"{chatwoot.base_url}/api/v1/accounts/1/contacts"
+    requests.post(url, json={"name": "Mariana", "phone_number": "+5511987654321"}, headers=HEADERS, timeout=5)
+    handoff = settle(qualified_lead())
+    assert handoff_paths(handoff) == [
+        "POST /contacts/filter",
+        f"PATCH /contacts/{handoff.contact_id}",
+        f"GET /contacts/{handoff.contact_id}/conversations",
+        "POST /conversations",
+        f"POST /conversations/{handoff.conversation_id}/labels",
+    ]
+    assert_exactly_once(chatwoot, leads=2)
 
 
 def test_an_existing_contact_found_by_its_twin_phone_is_adopted_and_merged(chatwoot):
@@ -183,9 +211,19 @@ def test_a_write_whose_answer_is_lost_is_never_repeated(chatwoot, faults, settin
 STEP_CALLS = [
     ("POST", r"/contacts/filter"),
     ("POST", r"/contacts$"),
+    ("GET", r"/inbox_members/"),
     ("POST", r"/conversations$"),
     ("POST", r"/labels$"),
-    ("GET", r"/inbox_members/"),
+]
+# A lead whose contact has an open, unassigned conversation: the calls of the reuse path.
+REUSE_CALLS = [
+    ("PATCH", r"/contacts/\d+$"),
+    ("GET", r"/contacts/\d+/conversations$"),
+    ("POST", r"/toggle_status$"),
+    ("POST", r"/custom_attributes$"),
+    ("POST", r"/messages$"),
+    ("GET", r"/labels$"),
+    ("POST", r"/labels$"),
     ("POST", r"/assignments$"),
 ]
 
@@ -199,6 +237,27 @@ def test_the_handoff_resumes_after_any_failure_at_any_step(chatwoot, faults, met
     assert handoff.state == Handoff.State.DONE
     assert_exactly_once(chatwoot)
     assert handoff.last_error == ""
+
+
+@pytest.mark.parametrize(("method", "path"), REUSE_CALLS, ids=[p for _, p in REUSE_CALLS])
+@pytest.mark.parametrize("kind", ["status:500", "timeout_after_success"])
+def test_a_reused_conversation_handoff_resumes_after_any_failure_at_any_call(chatwoot, faults, method, path, kind):
+    base = f"{chatwoot.base_url}/api/v1/accounts/1"
+    body = {"phone_number": "+5511987654321", "inbox_id": 1}
+    contact = requests.post(f"{base}/contacts", json=body, headers=HEADERS, timeout=5).json()["payload"]
+    opened = {"inbox_id": 1, "contact_id": contact["contact"]["id"], "status": "pending"}
+    requests.post(
+        f"{base}/conversations",
+        json={**opened, "source_id": contact["contact_inbox"]["source_id"]},
+        headers=HEADERS,
+        timeout=5,
+    )
+    faults.add(Rule(method, path, kind))
+    handoff = settle(qualified_lead())
+    assert faults.fired and handoff.state == Handoff.State.DONE and handoff.conversation_reused
+    assert_exactly_once(chatwoot)
+    (conversation,) = chatwoot_rows(chatwoot)["conversations"]
+    assert conversation["status"] == "open" and conversation["assignee_id"] == handoff.assignee_id
 
 
 def test_a_429_pauses_every_worker(chatwoot, faults):
@@ -322,8 +381,8 @@ def test_a_long_history_is_split_into_ordered_liquid_safe_parts(chatwoot, settin
 def test_every_call_is_audited_without_the_token(chatwoot):
     handoff = settle(qualified_lead())
     calls = ChatwootCall.objects.filter(handoff=handoff)
-    assert calls.count() == 6
-    assert set(calls.values_list("step", flat=True)) == {"contact", "conversation", "labels", "assignment"}
+    assert calls.count() == 5
+    assert set(calls.values_list("step", flat=True)) == {"contact", "conversation", "labels"}
     assert all(call.duration_ms is not None and call.status == 200 for call in calls)
     for call in calls:
         assert "sandbox-token" not in f"{call.request} {call.response}"
@@ -362,7 +421,7 @@ def test_a_resolved_lead_requalified_later_gets_a_new_handoff(chatwoot):
 
 
 def test_a_resolution_heard_while_the_handoff_is_in_progress_closes_the_lead_when_it_finishes(chatwoot, faults):
-    def agent_resolves_before_the_assignment():
+    def agent_resolves_before_the_labels():
         display_id = chatwoot_rows(chatwoot)["conversations"][0]["display_id"]
         chatwoot.resolve(display_id)
         payload = next(e for e in reversed(chatwoot.events) if e["event"] == "conversation_status_changed")
@@ -371,7 +430,7 @@ def test_a_resolution_heard_while_the_handoff_is_in_progress_closes_the_lead_whe
         )
         webhook_process(delivery_pk=delivery.pk)
 
-    faults.add(Rule("POST", r"/assignments$", "before", before=agent_resolves_before_the_assignment))
+    faults.add(Rule("POST", r"/labels$", "before", before=agent_resolves_before_the_labels))
     lead = qualified_lead()
     handoff = settle(lead)
     assert faults.fired and handoff.state == Handoff.State.DONE

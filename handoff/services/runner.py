@@ -48,6 +48,7 @@ class HandoffRun:
         self.inbox = None  # the handoff's ChatwootInbox, loaded by the first step
         self.contact_created = False
         self.conversation_created = False
+        self.reused = None  # the conversation reused in this attempt, as Chatwoot listed it
 
     def checkpoint(self, **fields) -> None:
         """Save progress at once, and only while we still hold the lease."""
@@ -84,9 +85,10 @@ def handoff_process(*, handoff_id) -> str:
     except ChatwootTransientError as err:
         _retry(run, err)
     except ChatwootNotFound as err:
+        routing = any(part in err.path for part in ("/teams", "/assignments", "/agents"))
         where = (
             "os times e agentes das regras de roteamento"
-            if run.step == "assignment"
+            if routing
             else "CHATWOOT_ACCOUNT_ID e CHATWOOT_INBOX_ID (`python manage.py check_chatwoot`)"
         )
         _fail(run, f"{err}. Confira {where}.")

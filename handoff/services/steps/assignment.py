@@ -15,7 +15,7 @@ def assignment(run, client: ChatwootClient) -> None:
     if handoff.assignment_done:
         return
     if not handoff.routing:
-        run.checkpoint(routing=_routing(run, client))
+        run.checkpoint(routing=routing_for(run, client))
     decision = handoff.routing
     if decision.get("team_id") and not handoff.team_id:
         team = client.conversation_assign_team(handoff.conversation_id, decision["team_id"])
@@ -37,10 +37,12 @@ def assignment(run, client: ChatwootClient) -> None:
     handoff_event(handoff, Kind.ASSIGNED, decision.get("reason") or "Atribuição concluída.", **decision)
 
 
-def _routing(run, client: ChatwootClient) -> dict:
+def routing_for(run, client: ChatwootClient) -> dict:
+    """The routing decision; a reused conversation that already has an agent keeps it."""
     handoff = run.handoff
     if handoff.conversation_reused:
-        current = client.conversation_get(handoff.conversation_id)
+        # The conversation as the reuse just read it (the contact's list carries its assignee), else read again.
+        current = run.reused or client.conversation_get(handoff.conversation_id)
         if current.assignee_id:
             return {
                 "strategy": "kept",

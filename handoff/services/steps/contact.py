@@ -33,12 +33,9 @@ def contact(run, client: ChatwootClient) -> None:
         client.contact_update(handoff.contact_id, **changes)
         run.checkpoint(contact_synced=True)
     if not handoff.contact_source_id:
-        source_id = found.source_id_for(run.inbox.id)
-        if not source_id:
-            # B.6: with a source_id of ours the call is idempotent; without one, each call adds a contact_inbox.
-            source_id = client.contact_inbox_create(
-                handoff.contact_id, inbox_id=run.inbox.id, source_id=contact_source_id(run.inbox, lead)
-            ).source_id
+        # The contact's own contact_inbox in this inbox, else ours: a conversation created with contact, inbox and
+        # this source_id makes the contact_inbox in the same call (C.1), and finds it again on a repeat.
+        source_id = found.source_id_for(run.inbox.id) or contact_source_id(run.inbox, lead)
         run.checkpoint(contact_source_id=source_id)
 
 

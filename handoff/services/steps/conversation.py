@@ -4,6 +4,7 @@ from handoff.chatwoot import ChatwootClient
 from handoff.models import ChatwootInbox, Handoff, HandoffEvent
 from handoff.notes import note_marker
 from handoff.services.lifecycle import handoff_event
+from handoff.services.steps.assignment import routing_for
 from handoff.services.steps.common import ATTRIBUTE_MAX
 from handoff.services.steps.note import handoff_note_parts
 from handoff.services.webhooks import conversation_messages_replay
@@ -37,7 +38,7 @@ def conversation(run, client: ChatwootClient) -> None:
         # part), or the attributes of a reused conversation (conversation_reused was saved before it).
         handoff_event(handoff, Kind.CONVERSATION, f"Conversa {ours.id} já marcada por esta transferência.")
         pending = 1 if not handoff.note_message_ids else None
-        run.checkpoint(conversation_id=ours.id, note_pending_part=pending)
+        run.checkpoint(conversation_id=ours.id, note_pending_part=pending, **owner_taken(handoff, ours))
         return
     reusable = next((c for c in existing if c.inbox_id == inbox_id and c.status in REUSABLE_STATUSES), None)
     if reusable:
@@ -51,6 +52,7 @@ def _conversation_reuse(run, client: ChatwootClient, conversation) -> None:
     # First: a lost answer below must not make it look like ours; and the note, posted next, knows the window.
     closed = run.inbox.kind == ChatwootInbox.Kind.WHATSAPP and not conversation.can_reply
     run.checkpoint(conversation_reused=True, reply_window_closed=closed)
+    run.reused = conversation
     if conversation.status != "open":
         client.conversation_status_set(conversation.id, "open")
     client.conversation_custom_attributes_set(
@@ -67,6 +69,10 @@ def _conversation_create(run, client: ChatwootClient) -> None:
     closed = run.inbox.kind == ChatwootInbox.Kind.WHATSAPP
     run.checkpoint(note_pending_part=1, reply_window_closed=closed)
     parts = handoff_note_parts(handoff)
+    if not handoff.routing:
+        # Decided (and saved) before the create, which assigns in the same call (C.1: assignee_id, team_id).
+        run.checkpoint(routing=routing_for(run, client))
+    owner = {"assignee_id": handoff.routing.get("agent_id"), "team_id": handoff.routing.get("team_id")}
     created = client.conversation_create(
         inbox_id=run.inbox.id,
         contact_id=handoff.contact_id,
@@ -74,6 +80,7 @@ def _conversation_create(run, client: ChatwootClient) -> None:
         status="open",
         custom_attributes=_attributes(handoff),
         message={"content": parts[0], "message_type": "outgoing", "private": True},
+        **{key: value for key, value in owner.items() if value},
     )
     if created.custom_attributes.get("handoff_id") != str(handoff.pk):
         # C.1: an inbox locked to a single conversation answers a create with the contact's last conversation.
@@ -86,11 +93,23 @@ def _conversation_create(run, client: ChatwootClient) -> None:
         conversation_id=created.id,
         note_message_ids=[note.id] if note else [],
         note_pending_part=None if note else 1,
+        **owner_taken(handoff, created),
     )
     if created.status != "open":
         # C.1: an inbox with an active agent bot forces new conversations to pending.
         client.conversation_status_set(created.id, "open")
     handoff_event(handoff, Kind.CONVERSATION, f"Conversa {created.id} criada com a nota do bot.")
+
+
+def owner_taken(handoff: Handoff, conversation) -> dict:
+    """The team and agent the create already gave the conversation, as the routing decided them: the assignment
+    step does not ask again. C.1 silently drops an agent outside the team: then the step assigns as before."""
+    decision, taken = handoff.routing or {}, {}
+    if decision.get("team_id") and conversation.team_id == decision["team_id"]:
+        taken.update(team_id=conversation.team_id, team_name=conversation.team_name)
+    if decision.get("agent_id") and conversation.assignee_id == decision["agent_id"]:
+        taken.update(assignee_id=conversation.assignee_id, assignee_name=conversation.assignee_name)
+    return taken
 
 
 def _attributes(handoff: Handoff) -> dict:
