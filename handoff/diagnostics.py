@@ -118,12 +118,12 @@ def _inbox_checks(client: ChatwootClient) -> Iterator[Check]:
     except ChatwootError as err:
         yield Check(False, "Caixas de entrada", str(err))
         return
-    default = settings.CHATWOOT_INBOX_ID
-    for inbox_id, why in _inboxes_in_use().items():
+    used = _inboxes_in_use()
+    for inbox_id, why in used.items():
         yield _inbox_check(inboxes.get(inbox_id), inbox_id, why)
-    if default not in inboxes:
-        return
-    yield from _default_inbox_checks(client, inboxes[default])
+    for inbox_id in used:
+        if inbox_id in inboxes and inboxes[inbox_id].served:
+            yield from _assignment_checks(client, inboxes[inbox_id])
 
 
 def _inbox_check(inbox: ChatwootInbox | None, inbox_id: int, why: str) -> Check:
@@ -156,7 +156,8 @@ def _inboxes_in_use() -> dict[int, str]:
     return used
 
 
-def _default_inbox_checks(client: ChatwootClient, inbox: ChatwootInbox) -> Iterator[Check]:
+def _assignment_checks(client: ChatwootClient, inbox: ChatwootInbox) -> Iterator[Check]:
+    """Who can be assigned in an inbox Nexa hands off into, and whether Chatwoot would assign first (E)."""
     inbox_id = inbox.pk
     try:
         details = client.inbox_get(inbox_id)
@@ -166,7 +167,7 @@ def _default_inbox_checks(client: ChatwootClient, inbox: ChatwootInbox) -> Itera
     if details.get("enable_auto_assignment"):
         yield Check(
             False,
-            "Atribuição automática do Chatwoot ligada",
+            f"Atribuição automática do Chatwoot ligada na caixa {inbox_id}",
             "Com o rodízio do Nexa, desligue a "
             "atribuição automática da caixa (E), ou use a estratégia 'chatwoot' nas regras de roteamento.",
         )
@@ -174,9 +175,9 @@ def _default_inbox_checks(client: ChatwootClient, inbox: ChatwootInbox) -> Itera
     if not members:
         yield Check(
             False,
-            "Agentes da caixa",
+            f"Agentes da caixa {inbox_id}",
             "Nenhum agente na caixa: adicione agentes em Configurações → Caixas de entrada → Colaboradores.",
         )
         return
     online = sum(1 for agent in members if agent.availability_status == "online")
-    yield Check(True, f"Agentes da caixa: {len(members)} ({online} online agora)")
+    yield Check(True, f"Agentes da caixa {inbox_id}: {len(members)} ({online} online agora)")

@@ -20,7 +20,7 @@ def run() -> tuple[str, bool]:
 def test_a_good_configuration_passes(chatwoot):
     output, ok = run()
     assert ok, output
-    assert "Conta 1: administrador" in output and "Agentes da caixa: 3 (2 online agora)" in output
+    assert "Conta 1: administrador" in output and "Agentes da caixa 1: 3 (2 online agora)" in output
 
 
 def test_missing_settings_are_named(settings):
@@ -119,3 +119,4 @@ def test_every_inbox_in_use_is_reported_with_what_its_kind_means(chatwoot):
     assert "o Evolution API leva as respostas dos agentes ao WhatsApp do lead" in output
     assert f"Caixa de entrada {whatsapp}: " in output and "+551140003333" in output
     assert "texto livre só até 24 h" in output
+    assert f"Agentes da caixa {sp}: " in output and f"Agentes da caixa {whatsapp}: " in output
