@@ -1,6 +1,9 @@
-"""Calls to Chatwoot wait together: a shared pause after a 429 and a per-minute request budget.
+"""Calls to Chatwoot wait together: a shared per-minute request budget, and a short shared pause after a 429.
 
-Redis holds both when REDIS_URL is set; otherwise one database row does (ChatwootThrottle).
+Chatwoot counts requests per clock minute and per IP (API-NOTES G), with Evolution and n8n on the same count. After a
+429 every caller pauses briefly; then one caller's call goes through as a probe. If Chatwoot answers it, everyone
+resumes; another 429 doubles the pause, never past the start of the next clock minute, when the window resets.
+Redis holds the state when REDIS_URL is set; otherwise one database row does (ChatwootThrottle).
 """
 
 import logging
@@ -18,6 +21,9 @@ from handoff.models import ChatwootThrottle
 
 WINDOW = timedelta(minutes=1)
 PAUSED_429 = "Chatwoot pediu uma pausa (429)"
+PROBING = "Sondando o Chatwoot depois de um 429"
+PROBE_POLL = timedelta(seconds=1)  # how often the others look whether the probe got through
+SHORT_PAUSE_SECONDS = 10  # a worker waits a pause this short out instead of giving its handoff back
 logger = logging.getLogger(__name__)
 
 
@@ -35,26 +41,28 @@ class ChatwootDeferred(Exception):
 
 def budget_per_minute() -> int:
     """Chatwoot's limit less 2%: calls in flight at the turn of a minute, and the two hosts' clocks, land a few
-    requests in Chatwoot's next minute, and one 429 stops every worker for CHATWOOT_PAUSE_ON_429_SECONDS."""
+    requests in Chatwoot's next minute."""
     limit = settings.CHATWOOT_RATE_LIMIT_PER_MINUTE
     return limit - limit // 50
 
 
-def throttle_before_call() -> None:
-    """Raise ChatwootDeferred unless a request may go out now; counts it against the budget if so."""
-    _backend().take(timezone.now())
+def throttle_before_call() -> bool:
+    """Raise ChatwootDeferred unless a request may go out now; counts it against the budget if so.
+
+    True when this request is the probe after a 429: report its outcome with throttle_probe_answered.
+    """
+    return _backend().take(timezone.now())
 
 
-def throttle_waiting(max_wait_seconds: float) -> Callable[[], None]:
-    """For workers: wait for the budget's next minute instead of giving up the attempt.
+def throttle_waiting(max_wait_seconds: float) -> Callable[[], bool]:
+    """For workers: wait out the budget's next minute, and short pauses, instead of giving the attempt up.
 
-    At full load the budget is what limits throughput, and a handoff given back waits for the next sweep, up to
-    a minute more. Waits add up to at most `max_wait_seconds` per attempt, well inside the task timeout. A pause
-    after a 429 is not waited out here: it is longer, and the workers are needed for webhooks meanwhile.
+    A handoff given back waits for the next sweep, up to a minute more. Waits add up to at most `max_wait_seconds`
+    per attempt, well inside the task timeout; a pause longer than SHORT_PAUSE_SECONDS is not waited out here.
     """
     waited = 0.0
 
-    def before_call() -> None:
+    def before_call() -> bool:
         nonlocal waited
         while True:
             try:
@@ -62,7 +70,8 @@ def throttle_waiting(max_wait_seconds: float) -> Callable[[], None]:
             except ChatwootDeferred as deferred:
                 # Up to a second of jitter, so the workers do not all wake on the same instant.
                 delay = max((deferred.until - timezone.now()).total_seconds(), 0.0) + random.uniform(0, 1)
-                if not deferred.budget or waited + delay > max_wait_seconds:
+                short = deferred.budget or delay <= SHORT_PAUSE_SECONDS
+                if not short or waited + delay > max_wait_seconds:
                     raise
                 time.sleep(delay)
                 waited += delay
@@ -71,10 +80,32 @@ def throttle_waiting(max_wait_seconds: float) -> Callable[[], None]:
 
 
 def throttle_pause(seconds: float | None = None) -> datetime:
-    """Every worker stops calling Chatwoot for a while (after a 429)."""
-    until = timezone.now() + timedelta(seconds=seconds or settings.CHATWOOT_PAUSE_ON_429_SECONDS)
-    _backend().pause(until)
-    return until
+    """After a 429: every caller waits, a little longer each time the probe meets another 429 (never past the
+    next clock minute's start); `seconds` sets the pause outright. Returns when the pause ends."""
+    return _backend().pause(timezone.now(), seconds)
+
+
+def throttle_probe_answered(answered: bool) -> None:
+    """The probe's outcome: Chatwoot answered it (not with a 429), so everyone resumes; or it got no answer at all
+    (timeout, connection), so the next caller probes."""
+    _backend().probe_settle(answered)
+
+
+def _pause_length(current: float) -> float:
+    base = settings.CHATWOOT_PAUSE_ON_429_SECONDS
+    return min(current * 2, 60.0) if current else base
+
+
+def _pause_end(now: datetime, seconds: float) -> datetime:
+    """`seconds` from now, but never past the next clock minute, when Chatwoot's window resets (G)."""
+    return min(now + timedelta(seconds=seconds), now.replace(second=0, microsecond=0) + WINDOW)
+
+
+def _pause_kept(now: datetime, current: datetime | None, seconds: float | None) -> bool:
+    """A pause under way is kept: calls in flight meeting it do not lengthen it, and a shorter one never cuts it."""
+    if current is None or current <= now:
+        return False
+    return seconds is None or current >= _pause_end(now, seconds)
 
 
 def _backend():
@@ -97,11 +128,16 @@ def _with_fallback(method):
 
 
 class _DatabaseThrottle:
-    def take(self, now: datetime) -> None:
+    def take(self, now: datetime) -> bool:
         with transaction.atomic():
             row = self._row()
             if row.paused_until and row.paused_until > now:
                 raise ChatwootDeferred(row.paused_until, PAUSED_429)
+            probe = bool(row.pause_seconds)
+            if probe:
+                if row.probe_until and row.probe_until > now:
+                    raise ChatwootDeferred(min(row.probe_until, now + PROBE_POLL), PROBING)
+                row.probe_until = now + _probe_lease()
             # Clock minutes, as Chatwoot counts them (Rack::Attack's fixed windows) and as the Redis backend does:
             # a window started mid-minute would let one Chatwoot minute see more than the budget.
             minute = now.replace(second=0, microsecond=0)
@@ -110,14 +146,22 @@ class _DatabaseThrottle:
             if row.window_count >= budget_per_minute():
                 raise ChatwootDeferred(minute + WINDOW, "Limite de requisições por minuto atingido", True)
             row.window_count += 1
-            row.save(update_fields=["window_started_at", "window_count"])
+            row.save(update_fields=["window_started_at", "window_count", "probe_until"])
+            return probe
 
-    def pause(self, until: datetime) -> None:
+    def pause(self, now: datetime, seconds: float | None) -> datetime:
         with transaction.atomic():
             row = self._row()
-            if row.paused_until is None or row.paused_until < until:
-                row.paused_until = until
-                row.save(update_fields=["paused_until"])
+            if _pause_kept(now, row.paused_until, seconds):
+                return row.paused_until
+            row.pause_seconds = seconds or _pause_length(row.pause_seconds)
+            row.paused_until, row.probe_until = _pause_end(now, row.pause_seconds), None
+            row.save(update_fields=["pause_seconds", "paused_until", "probe_until"])
+            return row.paused_until
+
+    def probe_settle(self, answered: bool) -> None:
+        fields = {"pause_seconds": 0, "probe_until": None} if answered else {"probe_until": None}
+        ChatwootThrottle.objects.filter(pk=1).update(**fields)
 
     def _row(self) -> ChatwootThrottle:
         ChatwootThrottle.objects.get_or_create(pk=1)
@@ -126,6 +170,8 @@ class _DatabaseThrottle:
 
 class _RedisThrottle:
     PAUSE_KEY = "nexa:chatwoot:paused_until"
+    EPISODE_KEY = "nexa:chatwoot:pause_seconds"  # the last pause after a 429, until a probe gets through
+    PROBE_KEY = "nexa:chatwoot:probe"
 
     def __init__(self):
         import redis
@@ -133,20 +179,42 @@ class _RedisThrottle:
         self.redis = redis.Redis.from_url(settings.REDIS_URL)
 
     @_with_fallback
-    def take(self, now: datetime) -> None:
-        paused = self.redis.get(self.PAUSE_KEY)
+    def take(self, now: datetime) -> bool:
+        paused, episode = self.redis.mget(self.PAUSE_KEY, self.EPISODE_KEY)
         if paused and float(paused) > now.timestamp():
             raise ChatwootDeferred(datetime.fromtimestamp(float(paused), tz=now.tzinfo), PAUSED_429)
+        probe = bool(episode and float(episode))
+        lease = int(_probe_lease().total_seconds()) + 1
+        if probe and not self.redis.set(self.PROBE_KEY, now.timestamp(), nx=True, ex=lease):
+            raise ChatwootDeferred(now + PROBE_POLL, PROBING)
         minute = int(now.timestamp() // 60)
         key = f"nexa:chatwoot:budget:{minute}"
         count, _ = self.redis.pipeline().incr(key).expire(key, 120).execute()
         if count > budget_per_minute():
             until = datetime.fromtimestamp((minute + 1) * 60, tz=now.tzinfo)
             raise ChatwootDeferred(until, "Limite de requisições por minuto atingido", True)
+        return probe
 
     @_with_fallback
-    def pause(self, until: datetime) -> None:
-        ttl = max(1, int((until - timezone.now()).total_seconds()) + 1)
-        current = self.redis.get(self.PAUSE_KEY)
-        if current is None or float(current) < until.timestamp():
-            self.redis.set(self.PAUSE_KEY, until.timestamp(), ex=ttl)
+    def pause(self, now: datetime, seconds: float | None) -> datetime:
+        paused, episode = self.redis.mget(self.PAUSE_KEY, self.EPISODE_KEY)
+        current = datetime.fromtimestamp(float(paused), tz=now.tzinfo) if paused else None
+        if _pause_kept(now, current, seconds):
+            return current
+        length = seconds or _pause_length(float(episode or 0))
+        until = _pause_end(now, length)
+        ttl = max(1, int((until - now).total_seconds()) + 1)
+        self.redis.pipeline().set(self.PAUSE_KEY, until.timestamp(), ex=ttl).set(
+            self.EPISODE_KEY, length, ex=ttl + 120
+        ).delete(self.PROBE_KEY).execute()
+        return until
+
+    @_with_fallback
+    def probe_settle(self, answered: bool) -> None:
+        keys = (self.EPISODE_KEY, self.PROBE_KEY) if answered else (self.PROBE_KEY,)
+        self.redis.delete(*keys)
+
+
+def _probe_lease() -> timedelta:
+    """Long enough for the probe's request to end, however it ends."""
+    return timedelta(seconds=settings.CHATWOOT_CONNECT_TIMEOUT + settings.CHATWOOT_READ_TIMEOUT + 1)

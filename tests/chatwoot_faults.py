@@ -49,3 +49,16 @@ class FaultyTransport(HTTPAdapter):
             if rule.times > 0 and rule.method == request.method and re.search(rule.path, request.path_url):
                 return rule
         return None
+
+
+def assert_paused_briefly():
+    """After a 429 every caller pauses: briefly, and never past the next clock minute (API-NOTES G)."""
+    from django.utils import timezone
+
+    from handoff.models import ChatwootThrottle
+    from handoff.throttle import WINDOW
+
+    now = timezone.now()
+    paused_until = ChatwootThrottle.objects.get().paused_until
+    assert now < paused_until <= now.replace(second=0, microsecond=0) + WINDOW
+    return paused_until

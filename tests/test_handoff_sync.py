@@ -10,7 +10,7 @@ from handoff.business_hours import business_seconds
 from handoff.models import ChatwootCall, ChatwootThrottle, Handoff, RoutingRule
 from handoff.services import handoffs_reconcile, handoffs_sla_check
 from leads.models import Lead
-from tests.chatwoot_faults import Rule
+from tests.chatwoot_faults import Rule, assert_paused_briefly
 from tests.test_handoff_pipeline import chatwoot_rows, private_notes, qualified_lead, settle
 
 pytestmark = pytest.mark.django_db
@@ -127,7 +127,7 @@ def test_reconciliation_records_a_first_reply_it_missed(handed_off, chatwoot):
 
 
 def test_reconciliation_stays_within_the_request_budget(handed_off, chatwoot, settings):
-    from handoff.models import ChatwootCall, ChatwootThrottle
+    from handoff.models import ChatwootCall
 
     settings.CHATWOOT_RATE_LIMIT_PER_MINUTE = 1
     minute = timezone.now().replace(second=0, microsecond=0)  # the budget counts clock minutes
@@ -150,7 +150,7 @@ def two_handed_off(chatwoot) -> list[Handoff]:
 def test_a_429_while_reconciling_pauses_every_worker_and_ends_the_batch(two_handed_off, faults):
     faults.add(Rule("GET", r"/conversations/\d+$", "status:429"))
     assert handoffs_reconcile(now=timezone.now() + timedelta(minutes=31)) == 0
-    assert ChatwootThrottle.objects.get().paused_until > timezone.now() + timedelta(seconds=30)
+    assert_paused_briefly()
     assert ChatwootCall.objects.filter(step="reconcile").count() == 1
 
 
@@ -158,6 +158,6 @@ def test_a_429_while_escalating_pauses_every_worker_and_ends_the_batch(two_hande
     faults.add(Rule("POST", r"/assignments$", "status:429"))
     now = max(h.finished_at for h in two_handed_off) + timedelta(minutes=6)
     assert handoffs_sla_check(now=now) == 0
-    assert ChatwootThrottle.objects.get().paused_until > timezone.now() + timedelta(seconds=30)
+    assert_paused_briefly()
     assert ChatwootCall.objects.filter(step="escalation", path__endswith="/assignments").count() == 1
     assert list(Handoff.objects.values_list("escalations", flat=True)) == [0, 0]

@@ -172,3 +172,58 @@ def test_the_sweep_is_scheduled_every_minute():
 
     schedule = Schedule.objects.get(name="handoffs_sweep")
     assert (schedule.func, schedule.schedule_type, schedule.minutes) == ("handoff.tasks.handoffs_sweep", "I", 1)
+
+
+# After a 429 (API-NOTES G: a fixed window per clock minute): a brief pause, then one probe call.
+
+
+def test_after_a_429_everyone_pauses_briefly_then_one_probe_goes_through(backend, settings, clock):
+    settings.CHATWOOT_PAUSE_ON_429_SECONDS = 2
+    until = throttle.throttle_pause()
+    assert until == datetime(2026, 11, 30, 12, 0, 32, tzinfo=UTC)
+    with pytest.raises(throttle.ChatwootDeferred):
+        throttle.throttle_before_call()
+    throttle.time.sleep(2)
+    assert throttle.throttle_before_call() is True  # the probe
+    with pytest.raises(throttle.ChatwootDeferred) as others:
+        throttle.throttle_before_call()  # everyone else waits for its outcome
+    assert others.value.why == throttle.PROBING
+
+
+def test_when_the_probe_is_answered_everyone_resumes(backend, settings, clock):
+    settings.CHATWOOT_PAUSE_ON_429_SECONDS = 2
+    throttle.throttle_pause()
+    throttle.time.sleep(2)
+    assert throttle.throttle_before_call() is True
+    throttle.throttle_probe_answered(True)
+    assert [throttle.throttle_before_call() for _ in range(3)] == [False, False, False]
+
+
+def test_a_probe_without_an_answer_lets_the_next_caller_probe(backend, settings, clock):
+    settings.CHATWOOT_PAUSE_ON_429_SECONDS = 2
+    throttle.throttle_pause()
+    throttle.time.sleep(2)
+    assert throttle.throttle_before_call() is True
+    throttle.throttle_probe_answered(False)  # a timeout: Chatwoot said nothing about its limit
+    assert throttle.throttle_before_call() is True
+
+
+def test_each_429_to_a_probe_doubles_the_pause_but_never_past_the_next_minute(backend, settings, clock):
+    settings.CHATWOOT_PAUSE_ON_429_SECONDS = 2
+    throttle.time.sleep(20)  # 12:00:50
+    lengths = []
+    for _ in range(3):
+        start = throttle.timezone.now()
+        until = throttle.throttle_pause()  # the first 429, then the probe's
+        lengths.append((until - start).total_seconds())
+        throttle.time.sleep(lengths[-1])
+        assert throttle.throttle_before_call() is True
+    # 2 s, 4 s, then 8 s would end at 12:01:04: capped at 12:01:00, when Chatwoot's window resets.
+    assert lengths == [2, 4, 4]
+    assert throttle.timezone.now() == datetime(2026, 11, 30, 12, 1, tzinfo=UTC)
+
+
+def test_calls_in_flight_meeting_the_same_429_do_not_lengthen_the_pause(backend, settings, clock):
+    settings.CHATWOOT_PAUSE_ON_429_SECONDS = 2
+    first = throttle.throttle_pause()
+    assert [throttle.throttle_pause() for _ in range(3)] == [first] * 3

@@ -40,6 +40,10 @@ class ChatwootThrottle(models.Model):
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     paused_until = models.DateTimeField(null=True, blank=True)
+    pause_seconds = models.FloatField(
+        default=0, help_text="The last pause after a 429; 0 once a probe call got through (no 429 episode)."
+    )
+    probe_until = models.DateTimeField(null=True, blank=True, help_text="A probe call is in flight until then.")
     window_started_at = models.DateTimeField(null=True, blank=True)
     window_count = models.PositiveIntegerField(default=0)
 

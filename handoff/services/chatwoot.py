@@ -39,6 +39,7 @@ def chatwoot_for(
         raise ChatwootConfigurationError(f"defina {', '.join(missing)} (veja o README e `manage.py check_chatwoot`).")
     step_now = step if callable(step) else lambda: step
     handoff_now = handoff if callable(handoff) else lambda: handoff
+    gate = _Gate(wait_seconds)
     return ChatwootClient(
         ChatwootSettings(
             base_url=settings.CHATWOOT_BASE_URL,
@@ -48,10 +49,26 @@ def chatwoot_for(
             connect_timeout=settings.CHATWOOT_CONNECT_TIMEOUT,
             read_timeout=settings.CHATWOOT_READ_TIMEOUT,
         ),
-        before_call=throttle.throttle_waiting(wait_seconds),
-        on_call=lambda record: call_audit(record, handoff=handoff_now(), step=step_now()),
+        before_call=gate.before,
+        on_call=lambda record: (gate.after(record), call_audit(record, handoff=handoff_now(), step=step_now())),
         on_rate_limited=_pause_everyone,
     )
+
+
+class _Gate:
+    """One client's way through the shared throttle: whether its request in flight is the probe after a 429."""
+
+    def __init__(self, wait_seconds: float):
+        self.wait = throttle.throttle_waiting(wait_seconds)
+        self.probing = False
+
+    def before(self) -> None:
+        self.probing = self.wait()
+
+    def after(self, record: CallRecord) -> None:
+        if self.probing:
+            self.probing = False
+            throttle.throttle_probe_answered(record.status is not None and record.status != 429)
 
 
 def call_audit(record: CallRecord, *, handoff: Handoff | None, step: str) -> None:
