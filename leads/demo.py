@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from handoff.models import ChatwootInbox
+from handoff.services.inboxes import InboxesUnavailable, InboxUnknown, inbox_resolve
 from leads import services
 from leads.models import Lead
 from leads.phones import phone_parse
@@ -131,7 +131,10 @@ def demo_leads_load(*, fresh: bool = False) -> int:
 
 
 def _inbox_of(instance: str | None) -> int | None:
-    """The demo's Evolution instances, as Nexa last read them from Chatwoot (None when it has no such inbox)."""
+    """The demo's Evolution instances, resolved as Atlas's `instance` is (None when Chatwoot has no such inbox)."""
     if not instance:
         return None
-    return ChatwootInbox.objects.served().filter(instance=instance).values_list("pk", flat=True).first()
+    try:
+        return inbox_resolve(instance=instance).pk
+    except (InboxUnknown, InboxesUnavailable):
+        return None

@@ -222,7 +222,8 @@ def _owner_apply(handoff: Handoff, conversation: Conversation) -> str:
 def _first_reply_from(handoff: Handoff, conversation: Conversation) -> str:
     """A conversation's first_reply_created_at also tells the first reply, where no integration user posts."""
     when = conversation.first_reply_at
-    if not when or not first_reply_time_trusted(handoff):
+    # The first reply is recorded once: later conversation events need not ask who may have written it.
+    if not when or handoff.first_reply_at is not None or not first_reply_time_trusted(handoff):
         return ""
     return _first_reply(handoff, when, handoff.assignee_name)
 
