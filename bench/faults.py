@@ -37,7 +37,7 @@ from django.conf import settings
 from django.core.management import call_command
 from rest_framework_api_key.models import APIKey
 
-from bench.servers import free_port, gunicorn_start, process_group_stop, qcluster_start
+from bench.servers import nexa_running
 from chatwoot_sandbox import Sandbox
 from handoff.models import ChatwootCall, Handoff
 from leads.models import Lead
@@ -106,29 +106,14 @@ def scenario_run(name: str, sandbox: Sandbox, args, seed: int) -> dict:
         sandbox.set_rate_limit(args.rate_limit)
         budget, workers = args.rate_limit, 8
     key = APIKey.objects.create_key(name=f"bench-faults-{seed}")[1]
-    environment = {
-        "CHATWOOT_BASE_URL": sandbox.base_url,
-        "CHATWOOT_API_TOKEN": "bench-token",
-        "CHATWOOT_ACCOUNT_ID": "1",
-        "CHATWOOT_INBOX_ID": "1",
-        "CHATWOOT_RATE_LIMIT_PER_MINUTE": str(budget),
-        **({"Q_WORKERS": str(workers)} if workers else {}),
-    }
-    port = free_port()
-    web = gunicorn_start(port, 2, environment)
-    worker = qcluster_start(environment)
-    try:
-        time.sleep(3)  # the cluster forks its workers
+    with nexa_running(sandbox.base_url, budget=budget, workers=workers) as nexa:
         started = time.monotonic()
         if name == "outage":
             sandbox.stopped_at = sandbox._server.server_address[:2]
             sandbox.stop()
-        leads_post(f"http://127.0.0.1:{port}", key, args.leads)
+        leads_post(nexa.base_url, key, args.leads)
         qualified = Handoff.objects.count()
         lines = follow(qualified, started, args.max_seconds, sandbox, args.outage_seconds if name == "outage" else 0)
-    finally:
-        process_group_stop(worker)
-        process_group_stop(web)
     return figures(name, sandbox, qualified, lines)
 
 

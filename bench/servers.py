@@ -6,7 +6,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import requests
 
@@ -62,6 +65,35 @@ def qcluster_start(environment: dict) -> subprocess.Popen:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+class Nexa(NamedTuple):
+    base_url: str
+    web: subprocess.Popen
+    worker: subprocess.Popen
+
+
+@contextmanager
+def nexa_running(sandbox_url: str, *, budget: int, workers: int | None = None) -> Iterator[Nexa]:
+    """gunicorn (2 workers) and a qcluster (`workers`, else the default) configured for the sandbox, both stopped
+    on the way out."""
+    environment = {
+        "CHATWOOT_BASE_URL": sandbox_url,
+        "CHATWOOT_API_TOKEN": "bench-token",
+        "CHATWOOT_ACCOUNT_ID": "1",
+        "CHATWOOT_INBOX_ID": "1",
+        "CHATWOOT_RATE_LIMIT_PER_MINUTE": str(budget),
+        **({"Q_WORKERS": str(workers)} if workers else {}),
+    }
+    port = free_port()
+    web = gunicorn_start(port, 2, environment)
+    worker = qcluster_start(environment)
+    try:
+        time.sleep(3)  # the cluster forks its workers
+        yield Nexa(f"http://127.0.0.1:{port}", web, worker)
+    finally:
+        process_group_stop(worker)
+        process_group_stop(web)
 
 
 def process_group_stop(process: subprocess.Popen) -> None:

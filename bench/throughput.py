@@ -35,7 +35,7 @@ from django.conf import settings
 from django.core.management import call_command
 from rest_framework_api_key.models import APIKey
 
-from bench.servers import cpu_seconds, free_port, gunicorn_start, process_group_stop, qcluster_start
+from bench.servers import cpu_seconds, nexa_running
 from chatwoot_sandbox import Sandbox
 from handoff.models import ChatwootCall, Handoff
 from leads.models import Lead
@@ -89,28 +89,14 @@ def run_once(sandbox: Sandbox, *, workers: int, handoffs: int, run: int, budget:
     ChatwootCall.objects.all().delete()
     sandbox.reset()
     key = APIKey.objects.create_key(name=f"bench-{run}")[1]
-    environment = {
-        "CHATWOOT_BASE_URL": sandbox.base_url,
-        "CHATWOOT_API_TOKEN": "bench-token",
-        "CHATWOOT_ACCOUNT_ID": "1",
-        "CHATWOOT_INBOX_ID": "1",
-        "CHATWOOT_RATE_LIMIT_PER_MINUTE": str(budget),
-        "Q_WORKERS": str(workers),
-    }
-    port = free_port()
-    web = gunicorn_start(port, 2, environment)
-    worker = qcluster_start(environment)
-    try:
-        time.sleep(3)  # the cluster forks its workers
-        before = cpu_seconds(group=web.pid) + cpu_seconds(group=worker.pid), cpu_seconds(command="postgres")
+    with nexa_running(sandbox.base_url, budget=budget, workers=workers) as nexa:
+        groups = (nexa.web.pid, nexa.worker.pid)
+        before = sum(cpu_seconds(group=group) for group in groups), cpu_seconds(command="postgres")
         start = time.perf_counter()
-        post_triggers(f"http://127.0.0.1:{port}", key, handoffs, run)
+        post_triggers(nexa.base_url, key, handoffs, run)
         wait_done(handoffs, timeout=max(120, handoffs * 2))
         elapsed = time.perf_counter() - start
-        after = cpu_seconds(group=web.pid) + cpu_seconds(group=worker.pid), cpu_seconds(command="postgres")
-    finally:
-        process_group_stop(worker)
-        process_group_stop(web)
+        after = sum(cpu_seconds(group=group) for group in groups), cpu_seconds(command="postgres")
     latencies = sorted(
         (h.finished_at - h.created_at).total_seconds() * 1000 for h in Handoff.objects.filter(state="done")
     )
