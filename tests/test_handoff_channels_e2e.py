@@ -12,14 +12,12 @@ from chatwoot_sandbox.webhooks import WebhookSender
 from handoff.models import Handoff, WebhookDelivery
 from handoff.services.inboxes import inboxes_refresh
 from leads.models import Lead, Message
+from tests.test_handoff_channels import PHONE, RIO, RIO_LEAD, SP, TWIN_DIGITS, WHATSAPP
 from tests.workers import Worker, settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SECRET = "segredo-dos-webhooks"
-PHONE, TWIN_DIGITS = "+5511987654321", "551187654321"
-RIO_LEAD = "+5521998123456"
-SP, RIO, WHATSAPP = "+551140001111", "+552140002222", "+551140003333"
 
 
 @pytest.fixture
