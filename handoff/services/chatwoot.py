@@ -29,17 +29,16 @@ def chatwoot_for(
     """A client for one piece of work (`step`, about `handoff` when there is one).
 
     Every request takes its place in the per-minute budget shared by every process (waiting at most
-    `wait_seconds` for the next minute), is recorded as a ChatwootCall, and a 429 pauses every worker (G: no
-    Retry-After) and raises ChatwootDeferred: callers see one "not now" however it arose. `step` and `handoff`
+    `wait_seconds` for the next minute or a short pause), is recorded as a ChatwootCall, and a 429 pauses every
+    caller until a probe gets through (G: no Retry-After) and raises ChatwootDeferred: callers see one "not now"
+    however it arose. `step` and `handoff`
     may be callables when one client (one connection) serves several steps or handoffs: read at each call.
     ChatwootConfigurationError when the settings are incomplete.
     """
     missing = [name for name in CHATWOOT_SETTINGS if not getattr(settings, name)]
     if missing:
         raise ChatwootConfigurationError(f"defina {', '.join(missing)} (veja o README e `manage.py check_chatwoot`).")
-    step_now = step if callable(step) else lambda: step
-    handoff_now = handoff if callable(handoff) else lambda: handoff
-    gate = _Gate(wait_seconds)
+    calls = _Calls(step, handoff, wait_seconds)
     return ChatwootClient(
         ChatwootSettings(
             base_url=settings.CHATWOOT_BASE_URL,
@@ -49,16 +48,19 @@ def chatwoot_for(
             connect_timeout=settings.CHATWOOT_CONNECT_TIMEOUT,
             read_timeout=settings.CHATWOOT_READ_TIMEOUT,
         ),
-        before_call=gate.before,
-        on_call=lambda record: (gate.after(record), call_audit(record, handoff=handoff_now(), step=step_now())),
+        before_call=calls.before,
+        on_call=calls.after,
         on_rate_limited=_pause_everyone,
     )
 
 
-class _Gate:
-    """One client's way through the shared throttle: whether its request in flight is the probe after a 429."""
+class _Calls:
+    """One client's calls: through the shared throttle (noting whether the request in flight is the probe after a
+    429), then audited on the step and handoff of the moment."""
 
-    def __init__(self, wait_seconds: float):
+    def __init__(self, step, handoff, wait_seconds: float):
+        self.step = step if callable(step) else lambda: step
+        self.handoff = handoff if callable(handoff) else lambda: handoff
         self.wait = throttle.throttle_waiting(wait_seconds)
         self.probing = False
 
@@ -69,6 +71,7 @@ class _Gate:
         if self.probing:
             self.probing = False
             throttle.throttle_probe_answered(record.status is not None and record.status != 429)
+        call_audit(record, handoff=self.handoff(), step=self.step())
 
 
 def call_audit(record: CallRecord, *, handoff: Handoff | None, step: str) -> None:
