@@ -159,12 +159,7 @@ def _inboxes_in_use() -> dict[int, str]:
 def _assignment_checks(client: ChatwootClient, inbox: ChatwootInbox) -> Iterator[Check]:
     """Who can be assigned in an inbox Nexa hands off into, and whether Chatwoot would assign first (E)."""
     inbox_id = inbox.pk
-    try:
-        details = client.inbox_get(inbox_id)
-    except ChatwootError as err:
-        yield Check(False, f"Caixa de entrada {inbox_id}", str(err))
-        return
-    if details.get("enable_auto_assignment"):
+    if inbox.auto_assignment:  # as the inbox list just read it
         yield Check(
             False,
             f"Atribuição automática do Chatwoot ligada na caixa {inbox_id}",

@@ -120,3 +120,10 @@ def test_every_inbox_in_use_is_reported_with_what_its_kind_means(chatwoot):
     assert f"Caixa de entrada {whatsapp}: " in output and "+551140003333" in output
     assert "texto livre só até 24 h" in output
     assert f"Agentes da caixa {sp}: " in output and f"Agentes da caixa {whatsapp}: " in output
+
+
+def test_chatwoots_own_assignment_in_an_inbox_in_use_is_flagged_with_the_fix(chatwoot):
+    with chatwoot.state.lock:
+        chatwoot.state.inbox(1)["enable_auto_assignment"] = True
+    output, ok = run()
+    assert not ok and "Atribuição automática do Chatwoot ligada na caixa 1" in output

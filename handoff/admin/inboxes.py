@@ -16,8 +16,19 @@ class ChatwootInboxAdmin(admin.ModelAdmin):
     list_display = ("id", "name", "kind", "phone_number", "instance", "served_display", "present", "refreshed_at")
     list_filter = ("kind", "enabled", "present")
     search_fields = ("name", "instance", "phone_number")
-    fields = ("id", "name", "kind", "channel_type", "instance", "webhook_url", "phone_number", "enabled", "present")
-    readonly_fields = ("id", "name", "kind", "channel_type", "instance", "webhook_url", "present")
+    fields = (
+        "id",
+        "name",
+        "kind",
+        "channel_type",
+        "instance",
+        "webhook_url",
+        "auto_assignment",
+        "phone_number",
+        "enabled",
+        "present",
+    )
+    readonly_fields = ("id", "name", "kind", "channel_type", "instance", "webhook_url", "auto_assignment", "present")
     change_list_template = "admin/handoff/chatwootinbox/change_list.html"
 
     @admin.display(description=_("Nexa may hand off into it"), boolean=True)

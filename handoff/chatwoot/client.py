@@ -23,7 +23,6 @@ from handoff.chatwoot.types import (
     Agent,
     CallRecord,
     Contact,
-    ContactInbox,
     Conversation,
     Inbox,
     Message,
@@ -118,13 +117,6 @@ class ChatwootClient:
         """custom_attributes are shallow-merged by Chatwoot (B.5)."""
         return contact_from(self._request("PATCH", f"/contacts/{contact_id}", json=fields)["payload"])
 
-    def contact_inbox_create(self, contact_id: int, *, inbox_id: int, source_id: str) -> ContactInbox:
-        """Idempotent only because we always pass our own source_id (B.6)."""
-        body = self._request(
-            "POST", f"/contacts/{contact_id}/contact_inboxes", json={"inbox_id": inbox_id, "source_id": source_id}
-        )
-        return ContactInbox(inbox_id=int(body["inbox"]["id"]), source_id=str(body["source_id"]))
-
     def contact_conversations(self, contact_id: int) -> list[Conversation]:
         """At most 20, newest activity first (C.2)."""
         body = self._request("GET", f"/contacts/{contact_id}/conversations")
@@ -202,9 +194,6 @@ class ChatwootClient:
 
     def team_members(self, team_id: int) -> list[Agent]:
         return [agent_from(item) for item in self._request("GET", f"/teams/{team_id}/team_members")]
-
-    def inbox_get(self, inbox_id: int) -> dict:
-        return self._request("GET", f"/inboxes/{inbox_id}")
 
     def inboxes(self) -> list[Inbox]:
         """Every inbox of the account, with its kind (CHANNELS §1)."""

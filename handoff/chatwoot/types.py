@@ -91,6 +91,7 @@ class Inbox:
     instance: str = ""  # the Evolution instance, from the webhook URL
     webhook_url: str = ""
     provider: str = ""
+    auto_assignment: bool = False  # Chatwoot assigns new conversations itself (E)
 
 
 @dataclass(frozen=True)
@@ -196,4 +197,5 @@ def inbox_from(data: dict) -> Inbox:
         instance=unquote(evolution.group(1)) if evolution else "",
         webhook_url=webhook_url,
         provider=str(data.get("provider") or ""),
+        auto_assignment=bool(data.get("enable_auto_assignment")),
     )

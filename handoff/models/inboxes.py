@@ -47,6 +47,9 @@ class ChatwootInbox(models.Model):
         help_text=_("From the inbox's webhook URL (/chatwoot/webhook/<instance>): what n8n receives from Evolution."),
     )
     webhook_url = models.CharField(_("webhook URL"), max_length=500, blank=True)
+    auto_assignment = models.BooleanField(
+        _("Chatwoot's automatic assignment"), default=False, help_text=_("Chatwoot assigns new conversations itself.")
+    )
     enabled = models.BooleanField(
         _("Nexa may hand off into it"), default=True, help_text=_("Off: Nexa refuses to hand leads off into it.")
     )

@@ -57,6 +57,7 @@ def _inbox_store(inbox: Inbox, now) -> ChatwootInbox:
         "channel_type": inbox.channel_type[:60],
         "instance": inbox.instance[:100],
         "webhook_url": inbox.webhook_url[:500],
+        "auto_assignment": inbox.auto_assignment,
         "present": True,
         "refreshed_at": now,
     }
