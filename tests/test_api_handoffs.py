@@ -227,3 +227,14 @@ def test_an_unknown_instance_just_after_a_refresh_is_a_400_without_asking_chatwo
     calls = ChatwootCall.objects.count()
     response = api.post(URL, {**trigger("trigger_text_history.json"), "instance": "loja-bh"}, format="json")
     assert response.status_code == 400 and ChatwootCall.objects.count() == calls
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("inbox_id", "caixa-2"), ("inbox_id", 0), ("instance", "x" * 101), ("instance", 42)],
+    ids=["inbox_id not a number", "inbox_id not positive", "instance too long", "instance not text"],
+)
+def test_a_malformed_inbox_is_a_400_naming_the_field_and_nothing_is_written(api, evolution_inboxes, field, value):
+    response = api.post(URL, {**trigger("trigger_text_history.json"), field: value}, format="json")
+    assert response.status_code == 400 and field in response.json()
+    assert not Lead.objects.exists()
