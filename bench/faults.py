@@ -10,7 +10,7 @@ duplicates in Chatwoot (contacts, contact_inboxes, conversations or note parts t
 
 Scenarios: clean (no faults); faults (30% of calls fail: 500, 502, 503, reset, or a hang past the read timeout after
 Chatwoot did the work); faults429 (the same with 429 among them); outage (Chatwoot unreachable for --outage-seconds
-mid-run); budget (the sandbox's rate limit at --rate-limit per minute, Nexa's budget the same, 8 workers).
+mid-run); budget (the sandbox's rate limit at --rate-limit per minute, Nexa's budget the same).
 The database is emptied before each scenario: use a database of its own.
 """
 
@@ -47,8 +47,10 @@ CLIENTS = 8
 
 
 def leads_post(base: str, key: str, count: int) -> None:
-    rng = random.Random(7)  # the same leads, and scores, in every scenario
-    scores = [rng.randint(1, 10) for _ in range(count)]
+    rng = random.Random(7)  # the same leads, and scores, in every scenario: 70% of them qualified (141 of 200)
+    qualified = int(count * 0.705)
+    scores = [rng.randint(7, 10) for _ in range(qualified)] + [rng.randint(1, 6) for _ in range(count - qualified)]
+    rng.shuffle(scores)
 
     def client(indexes):
         session = requests.Session()
@@ -64,21 +66,22 @@ def leads_post(base: str, key: str, count: int) -> None:
         thread.join()
 
 
-def follow(qualified: int, started: float, max_seconds: float, sandbox: Sandbox, outage: float) -> list[str]:
-    """Handed-off counts every 10 s until every qualified lead is done or time runs out."""
-    lines, next_line, outage_done = [], started + 10, outage <= 0
+def follow(qualified: int, started: float, max_seconds: float, sandbox: Sandbox, outage: float) -> tuple[list, float]:
+    """Handed-off counts every 10 s until every qualified lead is done or time runs out; and when Chatwoot came back
+    (wall clock) after an outage."""
+    lines, next_line, returned = [], started + 10, None
     while True:
         done = Handoff.objects.filter(state=Handoff.State.DONE).count()
         now = time.monotonic()
-        if not outage_done and now >= started + outage:
+        if outage > 0 and returned is None and now >= started + outage:
             sandbox.start(*sandbox.stopped_at)
-            outage_done = True
+            returned = time.time()
             lines.append(f"  {now - started:5.0f} s: Chatwoot back")
         if now >= next_line:
             lines.append(f"  {now - started:5.0f} s: {done}/{qualified} handed off")
             next_line += 10
         if done >= qualified or now - started > max_seconds:
-            return lines
+            return lines, returned
         time.sleep(0.5)
 
 
@@ -98,42 +101,60 @@ def scenario_run(name: str, sandbox: Sandbox, args, seed: int) -> dict:
     sandbox.set_faults()
     sandbox.set_rate_limit(None)
     budget = 1_000_000
-    workers = None
     if name in ("faults", "faults429"):
         kinds = (*FAULTS, "429") if name == "faults429" else FAULTS
         sandbox.set_faults(rate=0.3, kinds=kinds, seed=seed, slow_seconds=settings.CHATWOOT_READ_TIMEOUT + 2)
     if name == "budget":
         sandbox.set_rate_limit(args.rate_limit)
-        budget, workers = args.rate_limit, 8
+        budget = args.rate_limit
     key = APIKey.objects.create_key(name=f"bench-faults-{seed}")[1]
-    with nexa_running(sandbox.base_url, budget=budget, workers=workers) as nexa:
+    with nexa_running(sandbox.base_url, budget=budget) as nexa:
         started = time.monotonic()
         if name == "outage":
             sandbox.stopped_at = sandbox._server.server_address[:2]
             sandbox.stop()
         leads_post(nexa.base_url, key, args.leads)
+        posted = time.time()
         qualified = Handoff.objects.count()
-        lines = follow(qualified, started, args.max_seconds, sandbox, args.outage_seconds if name == "outage" else 0)
-    return figures(name, sandbox, qualified, lines)
+        outage = args.outage_seconds if name == "outage" else 0
+        lines, returned = follow(qualified, started, args.max_seconds, sandbox, outage)
+    return figures(name, sandbox, qualified, lines, posted, returned, args.rate_limit)
 
 
-def figures(name: str, sandbox: Sandbox, qualified: int, lines: list[str]) -> dict:
+def figures(name, sandbox: Sandbox, qualified: int, lines: list[str], posted: float, returned, limit: int) -> dict:
     done = Handoff.objects.filter(state=Handoff.State.DONE)
     seconds = sorted((h.finished_at - h.created_at).total_seconds() for h in done)
+    last = max((h.finished_at.timestamp() for h in done), default=None)
     return {
         "name": name,
         "qualified": qualified,
         "done": len(seconds),
         "p50": statistics.median(seconds) if seconds else None,
         "p95": seconds[max(int(len(seconds) * 0.95) - 1, 0)] if seconds else None,
+        "after_last_post": last - posted if last else None,
+        "after_return": last - returned if last and returned else None,
         "calls": ChatwootCall.objects.count(),
         "rejected_429": sum(1 for r in sandbox.requests if r.outcome in (429, "429")),
+        "minutes": budget_minutes(sandbox, limit) if name == "budget" else None,
         "duplicates": duplicates(sandbox),
         "lines": lines,
     }
 
 
-def show(result: dict, clean_calls: int | None) -> None:
+def budget_minutes(sandbox: Sandbox, limit: int) -> str:
+    """Calls Chatwoot answered, and 429s, per whole clock minute of the run (the first and last are partial)."""
+    offset = time.time() - time.monotonic()  # the log keeps monotonic times; Chatwoot counts wall-clock minutes
+    answered = Counter(int((r.at + offset) // 60) for r in sandbox.requests if r.outcome not in (429, "429"))
+    rejected = Counter(int((r.at + offset) // 60) for r in sandbox.requests if r.outcome in (429, "429"))
+    minutes = sorted(answered)[1:-1]
+    if not minutes:
+        return "no whole clock minute: raise --leads or lower --rate-limit"
+    used = statistics.mean(answered[m] for m in minutes) / limit
+    extra = statistics.mean(rejected[m] for m in minutes)
+    return f"{len(minutes)} whole minutes: {used:.0%} of the {limit}/min limit used, {extra:.1f} 429s a minute"
+
+
+def show(result: dict, clean_calls: float | None) -> None:
     print(f"\n{result['name']}: {result['done']}/{result['qualified']} handed off")
     print("\n".join(result["lines"]))
     timing = (
@@ -142,6 +163,12 @@ def show(result: dict, clean_calls: int | None) -> None:
     per = result["calls"] / max(result["done"], 1)
     ratio = f" = {per / clean_calls:.2f}× the clean run" if clean_calls else ""
     print(f"  {timing}; {result['calls']} Chatwoot calls, {per:.1f} per handoff{ratio}; 429s {result['rejected_429']}")
+    if result["after_last_post"] is not None:
+        print(f"  last handoff done {result['after_last_post']:.1f} s after the last post")
+    if result["after_return"] is not None:
+        print(f"  last handoff done {result['after_return']:.1f} s after Chatwoot came back")
+    if result["minutes"]:
+        print(f"  budget: {result['minutes']}")
     print(f"  duplicates in Chatwoot: {result['duplicates']}")
 
 
@@ -152,7 +179,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--max-seconds", type=float, default=480)
     parser.add_argument("--outage-seconds", type=float, default=60)
-    parser.add_argument("--rate-limit", type=int, default=300, help="Per minute, for the budget scenario.")
+    parser.add_argument("--rate-limit", type=int, default=150, help="Per minute, for the budget scenario.")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     settings.CHATWOOT_RATE_LIMIT_PER_MINUTE = 1_000_000

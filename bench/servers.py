@@ -74,18 +74,20 @@ class Nexa(NamedTuple):
 
 
 @contextmanager
-def nexa_running(sandbox_url: str, *, budget: int, workers: int | None = None) -> Iterator[Nexa]:
-    """gunicorn (2 workers) and a qcluster (`workers`, else the default) configured for the sandbox, both stopped
-    on the way out."""
+def nexa_running(
+    sandbox_url: str, *, budget: int, port: int | None = None, environment: dict | None = None
+) -> Iterator[Nexa]:
+    """gunicorn (2 workers) and a qcluster, with Nexa's default settings but for Chatwoot's (the sandbox's),
+    `budget` and `environment`, on `port` (else a free one); both stopped on the way out."""
     environment = {
         "CHATWOOT_BASE_URL": sandbox_url,
         "CHATWOOT_API_TOKEN": "bench-token",
         "CHATWOOT_ACCOUNT_ID": "1",
         "CHATWOOT_INBOX_ID": "1",
         "CHATWOOT_RATE_LIMIT_PER_MINUTE": str(budget),
-        **({"Q_WORKERS": str(workers)} if workers else {}),
+        **(environment or {}),
     }
-    port = free_port()
+    port = port or free_port()
     web = gunicorn_start(port, 2, environment)
     worker = qcluster_start(environment)
     try:
@@ -94,6 +96,26 @@ def nexa_running(sandbox_url: str, *, budget: int, workers: int | None = None) -
     finally:
         process_group_stop(worker)
         process_group_stop(web)
+
+
+def memory_mb(*groups: int) -> tuple[float, float]:
+    """(PSS, RSS) in MB of the processes in these process groups. PSS counts a page shared by N processes (the
+    forked workers share most of theirs) as 1/N in each: their sum is what the machine, or a container, holds."""
+    pss = rss = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            if int(stat[stat.rindex(")") + 2 :].split()[2]) not in groups:
+                continue
+            for line in (entry / "smaps_rollup").read_text().splitlines():
+                if line.startswith(("Pss:", "Rss:")):
+                    kilobytes = int(line.split()[1])
+                    pss, rss = (pss + kilobytes, rss) if line.startswith("Pss:") else (pss, rss + kilobytes)
+        except (OSError, ValueError):
+            continue  # the process ended while we looked
+    return pss / 1024, rss / 1024
 
 
 def process_group_stop(process: subprocess.Popen) -> None:

@@ -1,15 +1,18 @@
 """Handoff throughput and cost through Nexa's real processes (gunicorn + qcluster) against the sandbox.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/nexa_tp python bench/throughput.py --latency-ms 50
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/nexa_tp python bench/throughput.py
 
-For each worker count in --workers, starts gunicorn and a qcluster with that many workers, posts --handoffs
-Atlas triggers to POST /api/v1/handoffs/ from 4 threads, and waits until every handoff is done. It prints
-handoffs per second, the time from trigger to conversation assigned (p50/p95, queueing included), Chatwoot
-calls per handoff, and CPU time per handoff in the web and worker processes (PostgreSQL's own apart).
-Then the sandbox enforces Chatwoot's default rate limit (3000 requests a minute per client, API-NOTES G),
-Nexa's budget is set to the same, and --limited-handoffs go through --limited-workers workers; the
-throughput is shown as a fraction of the ceiling (budget ÷ calls per handoff), measured in the same run.
-The database is emptied before each run: use a database of its own.
+Each run starts gunicorn (2 workers) and a qcluster with Nexa's default settings, the sandbox answering after
+--latency-ms and posting its webhooks back to Nexa, signed, as Chatwoot does: what each handoff causes Nexa to
+receive and process counts in its cost. It posts --handoffs Atlas triggers to POST /api/v1/handoffs/ from 8 threads
+and waits until every handoff is done and every webhook processed. It prints handoffs per second (first post to last
+handoff done), the time from trigger to done (p50/p95, queueing included), Chatwoot calls and webhooks per handoff,
+CPU per handoff (web and worker processes, PostgreSQL apart, webhooks included), and the peak memory of web + worker
+(PSS: the sum a machine or a container holds; RSS: shared pages counted in every process).
+The baseline, measured in the same run: HANDOFF_THREADS=1, one attempt at a time (as one worker process ran them).
+Then the sandbox enforces Chatwoot's default rate limit (3000 requests a minute per client, API-NOTES G), Nexa's
+budget is set to the same, and --limited-handoffs go through; the throughput is shown as a fraction of the ceiling
+(budget ÷ calls per handoff). The database is emptied before each run: use a database of its own.
 """
 
 import argparse
@@ -35,13 +38,15 @@ from django.conf import settings
 from django.core.management import call_command
 from rest_framework_api_key.models import APIKey
 
-from bench.servers import cpu_seconds, nexa_running
+from bench.servers import cpu_seconds, free_port, memory_mb, nexa_running
 from chatwoot_sandbox import Sandbox
-from handoff.models import ChatwootCall, Handoff
+from handoff.models import ChatwootCall, Handoff, WebhookDelivery
 from leads.models import Lead
 
 CHATWOOT_RATE_LIMIT = 3000  # per minute, Chatwoot's default (API-NOTES G)
 AREA_CODES = ("11", "21", "31", "41", "51", "61", "71", "81", "91", "27")  # a fresh set of phones for each run
+WEBHOOK_SECRET = "bench-webhook-secret"  # the sandbox signs with it, Nexa verifies
+SENDERS = 8
 
 
 def trigger(index: int, run: int) -> dict:
@@ -66,7 +71,7 @@ def post_triggers(base: str, key: str, count: int, run: int) -> None:
             if response.status_code != 202:
                 refused.append(f"{response.status_code} {response.text[:200]}")
 
-    threads = [threading.Thread(target=sender, args=(range(i, count, 4),)) for i in range(4)]
+    threads = [threading.Thread(target=sender, args=(range(i, count, SENDERS),)) for i in range(SENDERS)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -83,20 +88,49 @@ def wait_done(count: int, timeout: float) -> None:
         time.sleep(0.2)
 
 
-def run_once(sandbox: Sandbox, *, workers: int, handoffs: int, run: int, budget: int) -> dict:
+def webhooks_settled(sandbox: Sandbox, timeout: float) -> None:
+    """Every webhook the handoffs caused has been posted, and processed by the worker."""
+    sandbox.webhooks.wait(timeout)
+    deadline = time.monotonic() + timeout
+    while WebhookDelivery.objects.filter(state=WebhookDelivery.State.RECEIVED).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("webhooks still unprocessed")
+        time.sleep(0.2)
+
+
+class MemoryPeak(threading.Thread):
+    """The largest web + worker memory seen, sampled every second."""
+
+    def __init__(self, *groups: int):
+        super().__init__(daemon=True)
+        self.groups, self.pss, self.rss, self.done = groups, 0.0, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(1):
+            pss, rss = memory_mb(*self.groups)
+            self.pss, self.rss = max(self.pss, pss), max(self.rss, rss)
+
+
+def run_once(sandbox: Sandbox, *, port: int, handoffs: int, run: int, budget: int, environment: dict) -> dict:
     """One measured run on an empty database; returns its figures."""
     Lead.objects.all().delete()
     ChatwootCall.objects.all().delete()
+    WebhookDelivery.objects.all().delete()
     sandbox.reset()
     key = APIKey.objects.create_key(name=f"bench-{run}")[1]
-    with nexa_running(sandbox.base_url, budget=budget, workers=workers) as nexa:
+    environment = {"CHATWOOT_WEBHOOK_SECRETS": WEBHOOK_SECRET, **environment}
+    with nexa_running(sandbox.base_url, budget=budget, port=port, environment=environment) as nexa:
         groups = (nexa.web.pid, nexa.worker.pid)
+        memory = MemoryPeak(*groups)
+        memory.start()
         before = sum(cpu_seconds(group=group) for group in groups), cpu_seconds(command="postgres")
         start = time.perf_counter()
         post_triggers(nexa.base_url, key, handoffs, run)
         wait_done(handoffs, timeout=max(120, handoffs * 2))
         elapsed = time.perf_counter() - start
+        webhooks_settled(sandbox, timeout=max(60, handoffs))
         after = sum(cpu_seconds(group=group) for group in groups), cpu_seconds(command="postgres")
+        memory.done.set()
     latencies = sorted(
         (h.finished_at - h.created_at).total_seconds() * 1000 for h in Handoff.objects.filter(state="done")
     )
@@ -105,39 +139,54 @@ def run_once(sandbox: Sandbox, *, workers: int, handoffs: int, run: int, budget:
         "p50": statistics.median(latencies),
         "p95": latencies[int(len(latencies) * 0.95) - 1],
         "calls": ChatwootCall.objects.count() / handoffs,
+        "webhooks": WebhookDelivery.objects.count() / handoffs,
         "cpu_nexa_ms": (after[0] - before[0]) * 1000 / handoffs,
         "cpu_postgres_ms": (after[1] - before[1]) * 1000 / handoffs,
+        "pss": memory.pss,
+        "rss": memory.rss,
         "rejected_429": sum(1 for r in sandbox.requests if r.outcome == 429),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--handoffs", type=int, default=200, help="0 skips the unlimited runs.")
-    parser.add_argument("--workers", default="1,4", help="Comma-separated qcluster worker counts.")
+    parser.add_argument("--handoffs", type=int, default=400, help="0 skips the unlimited runs.")
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--limited-handoffs", type=int, default=1500, help="0 skips the rate-limited run.")
-    parser.add_argument("--limited-workers", type=int, default=8, help="Enough workers to outrun the budget.")
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
     settings.CHATWOOT_RATE_LIMIT_PER_MINUTE = 1_000_000
-    with Sandbox(token="bench-token", latency_ms=args.latency_ms).start() as sandbox:
-        print(f"database: {django.db.connection.vendor}; sandbox latency {args.latency_ms} ms; gunicorn 2 workers")
-        print(f"{'run':34} {'handoffs/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'calls':>6} {'CPU ms/handoff':>22}")
-        for run, workers in enumerate(int(w) for w in args.workers.split(",") if args.handoffs):
-            figures = run_once(sandbox, workers=workers, handoffs=args.handoffs, run=run, budget=1_000_000)
-            show(f"{args.handoffs} handoffs, {workers} worker(s)", figures)
+    port = free_port()
+    webhooks = f"http://127.0.0.1:{port}/api/v1/webhooks/chatwoot/"
+    sandbox = Sandbox(
+        token="bench-token", latency_ms=args.latency_ms, webhook_url=webhooks, webhook_secret=WEBHOOK_SECRET
+    )
+    with sandbox.start():
+        print(f"database: {django.db.connection.vendor}; sandbox latency {args.latency_ms} ms; webhooks on")
+        print(
+            f"{'run':36} {'handoffs/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'calls':>6} {'hooks':>6} "
+            f"{'CPU ms/handoff':>22} {'PSS/RSS MB':>12}"
+        )
+        baseline = None
+        runs = [("baseline: 1 thread", {"HANDOFF_THREADS": "1"}), ("default settings", {})] if args.handoffs else []
+        for run, (label, environment) in enumerate(runs):
+            figures = run_once(
+                sandbox, port=port, handoffs=args.handoffs, run=run, budget=1_000_000, environment=environment
+            )
+            baseline = baseline or figures["rate"]
+            show(f"{args.handoffs} handoffs, {label}", figures, baseline)
         if args.limited_handoffs:
             sandbox.set_rate_limit(CHATWOOT_RATE_LIMIT)
             figures = run_once(
                 sandbox,
-                workers=args.limited_workers,
+                port=port,
                 handoffs=args.limited_handoffs,
                 run=len(AREA_CODES) - 1,
                 budget=CHATWOOT_RATE_LIMIT,
+                environment={},
             )
-            show(f"{args.limited_handoffs} handoffs, {args.limited_workers} workers, limited", figures)
+            show(f"{args.limited_handoffs} handoffs, limited", figures, baseline)
             report_budget_use(figures)
 
 
@@ -164,11 +213,12 @@ def report_budget_use(figures: dict) -> None:
     )
 
 
-def show(label: str, figures: dict) -> None:
+def show(label: str, figures: dict, baseline: float | None) -> None:
     cpu = f"{figures['cpu_nexa_ms']:.0f} Nexa + {figures['cpu_postgres_ms']:.0f} PostgreSQL"
+    ratio = f"  {figures['rate'] / baseline:.1f}× baseline" if baseline else ""
     print(
-        f"{label:34} {figures['rate']:10.2f} {figures['p50']:8.0f} {figures['p95']:8.0f} "
-        f"{figures['calls']:6.1f} {cpu:>22}"
+        f"{label:36} {figures['rate']:10.2f} {figures['p50']:8.0f} {figures['p95']:8.0f} {figures['calls']:6.1f} "
+        f"{figures['webhooks']:6.1f} {cpu:>22} {figures['pss']:5.0f}/{figures['rss']:<6.0f}{ratio}"
     )
 
 

@@ -3,7 +3,12 @@
 from handoff import services
 
 
+def handoffs_dispatch() -> int:
+    return services.handoffs_dispatch(run=services.handoff_process)
+
+
 def handoff_process(handoff_id: str) -> str:
+    # Tasks queued by an earlier version, one per handoff; the dispatcher runs them now.
     return services.handoff_process(handoff_id=handoff_id)
 
 

@@ -1,8 +1,12 @@
-"""Calls to Chatwoot wait together: a shared per-minute request budget, and a short shared pause after a 429.
+"""Calls to Chatwoot wait together: a shared per-minute request budget, and a short shared pause after a 429 or
+while Chatwoot is unreachable.
 
 Chatwoot counts requests per clock minute and per IP (API-NOTES G), with Evolution and n8n on the same count. After a
 429 every caller pauses briefly; then one caller's call goes through as a probe. If Chatwoot answers it, everyone
 resumes; another 429 doubles the pause, never past the start of the next clock minute, when the window resets.
+An outage (calls in a row unanswered, or answered 502/503/504 by the proxy in front of Chatwoot) pauses everyone the
+same way, the pause growing to at most OUTAGE_PAUSE_CAP: one probe at a time instead of every handoff retrying, and
+everyone back within a few seconds of Chatwoot's return.
 Redis holds the state when REDIS_URL is set; otherwise one database row does (ChatwootThrottle).
 """
 
@@ -20,10 +24,11 @@ from django.utils import timezone
 from handoff.models import ChatwootThrottle
 
 WINDOW = timedelta(minutes=1)
-PAUSED_429 = "Chatwoot pediu uma pausa (429)"
+PAUSED = "Chamadas ao Chatwoot em pausa (429 ou Chatwoot fora do ar)"
 PROBING = "Sondando o Chatwoot depois de um 429"
 PROBE_POLL = timedelta(seconds=1)  # how often the others look whether the probe got through
 SHORT_PAUSE_SECONDS = 10  # a worker waits a pause this short out instead of giving its handoff back
+OUTAGE_PAUSE_CAP = 8.0  # seconds: the longest pause while Chatwoot is unreachable, so its return is seen soon
 logger = logging.getLogger(__name__)
 
 
@@ -49,7 +54,7 @@ def budget_per_minute() -> int:
 def throttle_before_call() -> bool:
     """Raise ChatwootDeferred unless a request may go out now; counts it against the budget if so.
 
-    True when this request is the probe after a 429: report its outcome with throttle_probe_answered.
+    True when this request is the probe after a pause: report an answer with throttle_probe_answered.
     """
     return _backend().take(timezone.now())
 
@@ -79,21 +84,21 @@ def throttle_waiting(max_wait_seconds: float) -> Callable[[], bool]:
     return before_call
 
 
-def throttle_pause(seconds: float | None = None) -> datetime:
-    """After a 429: every caller waits, a little longer each time the probe meets another 429 (never past the
-    next clock minute's start); `seconds` sets the pause outright. Returns when the pause ends."""
-    return _backend().pause(timezone.now(), seconds)
+def throttle_pause(seconds: float | None = None, *, outage: bool = False) -> datetime:
+    """After a 429, or while Chatwoot is unreachable (`outage`): every caller waits, a little longer each time the
+    probe fails again (after a 429 never past the next clock minute's start, in an outage at most
+    OUTAGE_PAUSE_CAP); `seconds` sets the pause outright. Returns when the pause ends."""
+    return _backend().pause(timezone.now(), seconds, OUTAGE_PAUSE_CAP if outage else None)
 
 
-def throttle_probe_answered(answered: bool) -> None:
-    """The probe's outcome: Chatwoot answered it (not with a 429), so everyone resumes; or it got no answer at all
-    (timeout, connection), so the next caller probes."""
-    _backend().probe_settle(answered)
+def throttle_probe_answered() -> None:
+    """Chatwoot answered the probe (neither 429 nor unreachable): everyone resumes."""
+    _backend().probe_settle()
 
 
-def _pause_length(current: float) -> float:
+def _pause_length(current: float, cap: float | None) -> float:
     base = settings.CHATWOOT_PAUSE_ON_429_SECONDS
-    return min(current * 2, 60.0) if current else base
+    return min(current * 2, cap or 60.0) if current else min(base, cap or base)
 
 
 def _pause_end(now: datetime, seconds: float) -> datetime:
@@ -132,7 +137,7 @@ class _DatabaseThrottle:
         with transaction.atomic():
             row = self._row()
             if row.paused_until and row.paused_until > now:
-                raise ChatwootDeferred(row.paused_until, PAUSED_429)
+                raise ChatwootDeferred(row.paused_until, PAUSED)
             probe = bool(row.pause_seconds)
             if probe:
                 if row.probe_until and row.probe_until > now:
@@ -149,19 +154,18 @@ class _DatabaseThrottle:
             row.save(update_fields=["window_started_at", "window_count", "probe_until"])
             return probe
 
-    def pause(self, now: datetime, seconds: float | None) -> datetime:
+    def pause(self, now: datetime, seconds: float | None, cap: float | None) -> datetime:
         with transaction.atomic():
             row = self._row()
             if _pause_kept(now, row.paused_until, seconds):
                 return row.paused_until
-            row.pause_seconds = seconds or _pause_length(row.pause_seconds)
+            row.pause_seconds = seconds or _pause_length(row.pause_seconds, cap)
             row.paused_until, row.probe_until = _pause_end(now, row.pause_seconds), None
             row.save(update_fields=["pause_seconds", "paused_until", "probe_until"])
             return row.paused_until
 
-    def probe_settle(self, answered: bool) -> None:
-        fields = {"pause_seconds": 0, "probe_until": None} if answered else {"probe_until": None}
-        ChatwootThrottle.objects.filter(pk=1).update(**fields)
+    def probe_settle(self) -> None:
+        ChatwootThrottle.objects.filter(pk=1).update(pause_seconds=0, probe_until=None)
 
     def _row(self) -> ChatwootThrottle:
         ChatwootThrottle.objects.get_or_create(pk=1)
@@ -182,7 +186,7 @@ class _RedisThrottle:
     def take(self, now: datetime) -> bool:
         paused, episode = self.redis.mget(self.PAUSE_KEY, self.EPISODE_KEY)
         if paused and float(paused) > now.timestamp():
-            raise ChatwootDeferred(datetime.fromtimestamp(float(paused), tz=now.tzinfo), PAUSED_429)
+            raise ChatwootDeferred(datetime.fromtimestamp(float(paused), tz=now.tzinfo), PAUSED)
         probe = bool(episode and float(episode))
         lease = int(_probe_lease().total_seconds()) + 1
         if probe and not self.redis.set(self.PROBE_KEY, now.timestamp(), nx=True, ex=lease):
@@ -196,12 +200,12 @@ class _RedisThrottle:
         return probe
 
     @_with_fallback
-    def pause(self, now: datetime, seconds: float | None) -> datetime:
+    def pause(self, now: datetime, seconds: float | None, cap: float | None) -> datetime:
         paused, episode = self.redis.mget(self.PAUSE_KEY, self.EPISODE_KEY)
         current = datetime.fromtimestamp(float(paused), tz=now.tzinfo) if paused else None
         if _pause_kept(now, current, seconds):
             return current
-        length = seconds or _pause_length(float(episode or 0))
+        length = seconds or _pause_length(float(episode or 0), cap)
         until = _pause_end(now, length)
         ttl = max(1, int((until - now).total_seconds()) + 1)
         self.redis.pipeline().set(self.PAUSE_KEY, until.timestamp(), ex=ttl).set(
@@ -210,9 +214,8 @@ class _RedisThrottle:
         return until
 
     @_with_fallback
-    def probe_settle(self, answered: bool) -> None:
-        keys = (self.EPISODE_KEY, self.PROBE_KEY) if answered else (self.PROBE_KEY,)
-        self.redis.delete(*keys)
+    def probe_settle(self) -> None:
+        self.redis.delete(self.EPISODE_KEY, self.PROBE_KEY)
 
 
 def _probe_lease() -> timedelta:

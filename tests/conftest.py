@@ -48,6 +48,7 @@ def chatwoot(sandbox, settings):
     settings.CHATWOOT_INBOX_ID = 1
     settings.CHATWOOT_READ_TIMEOUT = 2
     settings.HANDOFF_RETRY_BASE_SECONDS = 1
+    settings.HANDOFF_STEP_RETRY_SECONDS = 0.01
     settings.REDIS_URL = ""
     from django.core.cache import cache
 

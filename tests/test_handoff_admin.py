@@ -74,7 +74,7 @@ def test_managers_are_not_offered_handoff_actions(manager_client):
 
 
 def test_retry_requeues_a_failed_handoff_and_keeps_its_checkpoints(agent_client, chatwoot, faults, settings):
-    settings.HANDOFF_MAX_ATTEMPTS = 1
+    settings.HANDOFF_MAX_ATTEMPTS, settings.HANDOFF_STEP_RETRIES = 1, 0  # one try: the attempt fails
     faults.add(Rule("POST", r"/labels$", "status:503"))  # fails after the contact, conversation and note
     lead = qualified_lead()
     failed = settle(lead)

@@ -126,54 +126,6 @@ def test_the_budget_keeps_two_percent_under_chatwoots_limit(settings, limit, bud
     assert throttle.budget_per_minute() == budget
 
 
-def test_a_queued_task_carries_only_the_handoff_id(monkeypatch):
-    from handoff.services import lifecycle
-
-    sent = []
-    monkeypatch.setattr(lifecycle, "async_task", lambda *args, **kwargs: sent.append((args, kwargs)))
-    lifecycle.handoff_enqueue("4f1c2d9e-0000-4000-8000-000000000001")
-    assert sent == [(("handoff.tasks.handoff_process", "4f1c2d9e-0000-4000-8000-000000000001"), {"group": "handoff"})]
-
-
-def test_a_failed_enqueue_is_logged_and_left_to_the_sweep(monkeypatch, caplog):
-    from handoff.services import lifecycle
-
-    def broken(*args, **kwargs):
-        raise ConnectionError("broker down")
-
-    monkeypatch.setattr(lifecycle, "async_task", broken)
-    lifecycle.handoff_enqueue("4f1c2d9e-0000-4000-8000-000000000001")
-    assert "could not enqueue" in caplog.text
-
-
-def test_the_sweep_enqueues_due_and_abandoned_handoffs_only(monkeypatch):
-    from handoff.models import Handoff
-    from handoff.services import lifecycle
-    from tests.factories import LeadFactory
-
-    now = timezone.now()
-    due = Handoff.objects.create(lead=LeadFactory(), trigger="score", next_attempt_at=now - timedelta(seconds=1))
-    Handoff.objects.create(lead=LeadFactory(), trigger="score", next_attempt_at=now + timedelta(minutes=5))
-    abandoned = Handoff.objects.create(
-        lead=LeadFactory(), trigger="score", state="in_progress", lease_expires_at=now - timedelta(seconds=1)
-    )
-    Handoff.objects.create(
-        lead=LeadFactory(), trigger="score", state="in_progress", lease_expires_at=now + timedelta(minutes=5)
-    )
-    Handoff.objects.create(lead=LeadFactory(), trigger="score", state="failed", next_attempt_at=now - timedelta(days=1))
-    sent = []
-    monkeypatch.setattr(lifecycle, "async_task", lambda task, handoff_id, **kwargs: sent.append(handoff_id))
-    assert lifecycle.handoffs_sweep() == 2
-    assert set(sent) == {str(due.pk), str(abandoned.pk)}
-
-
-def test_the_sweep_is_scheduled_every_minute():
-    from django_q.models import Schedule
-
-    schedule = Schedule.objects.get(name="handoffs_sweep")
-    assert (schedule.func, schedule.schedule_type, schedule.minutes) == ("handoff.tasks.handoffs_sweep", "I", 1)
-
-
 # After a 429 (API-NOTES G: a fixed window per clock minute): a brief pause, then one probe call.
 
 
@@ -195,17 +147,20 @@ def test_when_the_probe_is_answered_everyone_resumes(backend, settings, clock):
     throttle.throttle_pause()
     throttle.time.sleep(2)
     assert throttle.throttle_before_call() is True
-    throttle.throttle_probe_answered(True)
+    throttle.throttle_probe_answered()
     assert [throttle.throttle_before_call() for _ in range(3)] == [False, False, False]
 
 
-def test_a_probe_without_an_answer_lets_the_next_caller_probe(backend, settings, clock):
+def test_an_outage_pause_grows_with_each_unanswered_probe_but_stays_short(backend, settings, clock):
     settings.CHATWOOT_PAUSE_ON_429_SECONDS = 2
-    throttle.throttle_pause()
-    throttle.time.sleep(2)
-    assert throttle.throttle_before_call() is True
-    throttle.throttle_probe_answered(False)  # a timeout: Chatwoot said nothing about its limit
-    assert throttle.throttle_before_call() is True
+    lengths = []
+    for _ in range(5):
+        start = throttle.timezone.now()
+        until = throttle.throttle_pause(outage=True)  # the outage, then each probe Chatwoot did not answer
+        lengths.append((until - start).total_seconds())
+        throttle.time.sleep(lengths[-1])
+        assert throttle.throttle_before_call() is True
+    assert lengths == [2, 4, 8, 8, 8]  # Chatwoot's return is seen within OUTAGE_PAUSE_CAP
 
 
 def test_each_429_to_a_probe_doubles_the_pause_but_never_past_the_next_minute(backend, settings, clock):

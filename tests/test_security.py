@@ -127,6 +127,7 @@ def assert_absent(secrets: list[str], where: dict[str, list[str]]) -> None:
                 assert secret not in text, f"a secret leaked into {name}: {text[:300]}"
 
 
+@pytest.mark.django_db(transaction=True)  # the dispatcher's threads read what the test wrote
 def test_secrets_never_reach_logs_audit_rows_tasks_or_deliveries(
     secret_chatwoot, api_key, api, caplog, settings, django_capture_on_commit_callbacks
 ):
@@ -155,6 +156,7 @@ def test_secrets_never_reach_logs_audit_rows_tasks_or_deliveries(
     assert_absent([TOKEN, WRONG_TOKEN, WEBHOOK_SECRET, api_key, api_key.split(".")[-1]], stored)
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_chatwoot_401_names_no_token(secret_chatwoot, settings, django_capture_on_commit_callbacks, api):
     settings.CHATWOOT_API_TOKEN = WRONG_TOKEN
     trigger(api, "+55 31 99123-4567", django_capture_on_commit_callbacks)

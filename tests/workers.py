@@ -47,6 +47,7 @@ class Worker:
             "CHATWOOT_PAUSE_ON_429_SECONDS": "1",
             "HANDOFF_RETRY_BASE_SECONDS": "0.5",
             "HANDOFF_RETRY_CAP_SECONDS": "2",
+            "HANDOFF_STEP_RETRY_SECONDS": "0.1",
             "HANDOFF_MAX_ATTEMPTS": "40",
             "Q_WORKERS": "3",
             "LOG_LEVEL": "WARNING",

@@ -255,3 +255,15 @@ class HandoffEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message[:60]}"
+
+
+class HandoffDispatcher(models.Model):
+    """The one row that says whether a dispatcher is running handoffs (services/dispatcher.py), so that only one
+    does: `token` is the running dispatcher's, or empty while one is starting; either holds until `alive_until`."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    token = models.UUIDField(null=True, blank=True)
+    alive_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"dispatcher {self.token or 'starting'} until {self.alive_until}"

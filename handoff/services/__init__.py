@@ -1,5 +1,6 @@
 """Handoff services: the outbox lifecycle, the runner that performs the Chatwoot steps, admin operations, retention."""
 
+from handoff.services.dispatcher import handoffs_dispatch
 from handoff.services.inboxes import inboxes_refresh_scheduled
 from handoff.services.lifecycle import (
     HandoffRefused,
@@ -29,6 +30,7 @@ __all__ = [
     "handoff_request",
     "handoff_retry",
     "handoff_trigger_admin",
+    "handoffs_dispatch",
     "handoffs_reconcile",
     "handoffs_sla_check",
     "handoffs_sweep",

@@ -1,5 +1,6 @@
 """The one way Nexa calls Chatwoot: every request audited, inside the shared budget, and a 429 handled here."""
 
+import threading
 from collections.abc import Callable
 
 from django.conf import settings
@@ -18,6 +19,11 @@ from handoff.models import ChatwootCall, Handoff
 CHATWOOT_SETTINGS = ("CHATWOOT_BASE_URL", "CHATWOOT_ACCOUNT_ID", "CHATWOOT_API_TOKEN", "CHATWOOT_INBOX_ID")
 # Everything a call through chatwoot_for may raise about Chatwoot (rather than a bug): for callers that report it.
 CHATWOOT_UNAVAILABLE = (ChatwootError, ChatwootConfigurationError, throttle.ChatwootDeferred)
+# Calls in a row, in one process, that Chatwoot did not answer (no answer, or its proxy's 502/503/504) before everyone
+# pauses as for an outage. With 30% of calls failing at random, ten in a row come about twice in a million calls; in
+# an outage, within a second.
+OUTAGE_AFTER = 10
+GATEWAY_ERRORS = (502, 503, 504)
 
 
 def chatwoot_for(
@@ -29,10 +35,10 @@ def chatwoot_for(
     """A client for one piece of work (`step`, about `handoff` when there is one).
 
     Every request takes its place in the per-minute budget shared by every process (waiting at most
-    `wait_seconds` for the next minute or a short pause), is recorded as a ChatwootCall, and a 429 pauses every
-    caller until a probe gets through (G: no Retry-After) and raises ChatwootDeferred: callers see one "not now"
-    however it arose. `step` and `handoff`
-    may be callables when one client (one connection) serves several steps or handoffs: read at each call.
+    `wait_seconds` for the next minute or a short pause), is recorded as a ChatwootCall, and a 429 (G: no
+    Retry-After) or an outage pauses every caller until a probe gets through; a call meeting the pause raises
+    ChatwootDeferred: callers see one "not now" however it arose. `step` and `handoff` may be callables when one
+    client (one connection) serves several steps or handoffs: read at each call.
     ChatwootConfigurationError when the settings are incomplete.
     """
     missing = [name for name in CHATWOOT_SETTINGS if not getattr(settings, name)]
@@ -68,10 +74,40 @@ class _Calls:
         self.probing = self.wait()
 
     def after(self, record: CallRecord) -> None:
+        unreachable = _unreachable.note(record)
         if self.probing:
             self.probing = False
-            throttle.throttle_probe_answered(record.status is not None and record.status != 429)
+            if unreachable:
+                throttle.throttle_pause(outage=True)  # still down: everyone waits a little longer
+            elif record.status != 429:  # a 429 paused everyone already (_pause_everyone)
+                throttle.throttle_probe_answered()
+        elif unreachable and _unreachable.outage():
+            throttle.throttle_pause(outage=True)
         call_audit(record, handoff=self.handoff(), step=self.step())
+
+
+class _Unreachable:
+    """The streak of calls in this process that Chatwoot did not answer: OUTAGE_AFTER of them is an outage."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.streak = 0
+
+    def note(self, record: CallRecord) -> bool:
+        unreachable = record.status is None or record.status in GATEWAY_ERRORS
+        with self.lock:
+            self.streak = self.streak + 1 if unreachable else 0
+        return unreachable
+
+    def outage(self) -> bool:
+        with self.lock:
+            if self.streak < OUTAGE_AFTER:
+                return False
+            self.streak = 0
+            return True
+
+
+_unreachable = _Unreachable()
 
 
 def call_audit(record: CallRecord, *, handoff: Handoff | None, step: str) -> None:
@@ -90,4 +126,4 @@ def call_audit(record: CallRecord, *, handoff: Handoff | None, step: str) -> Non
 
 
 def _pause_everyone(err: ChatwootRateLimited) -> None:
-    raise throttle.ChatwootDeferred(throttle.throttle_pause(), throttle.PAUSED_429) from err
+    raise throttle.ChatwootDeferred(throttle.throttle_pause(), throttle.PAUSED) from err

@@ -6,17 +6,15 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
-from django_q.tasks import async_task
 
 from handoff.models import Handoff, HandoffEvent
+from handoff.services.dispatcher import dispatcher_ensure
 from handoff.services.inboxes import handoff_inbox_choose
 from leads.models import Lead
 
 Kind = HandoffEvent.Kind
 
 logger = logging.getLogger(__name__)
-
-TASK = "handoff.tasks.handoff_process"
 
 
 class HandoffRefused(Exception):
@@ -61,7 +59,7 @@ def handoff_create(
             # A concurrent transaction queued one first (the one-active-per-lead constraint).
             return lead.handoffs.active().get()
         handoff_event(handoff, Kind.QUEUED, f"Na fila ({site_label(Handoff.Trigger, handoff.trigger)}).")
-        transaction.on_commit(lambda: handoff_enqueue(handoff.pk))
+        transaction.on_commit(handoff_enqueue)
     return handoff
 
 
@@ -123,7 +121,7 @@ def _resume(handoff: Handoff, message: str, origin: dict | None = None) -> Hando
         handoff.save(update_fields=fields)
         handoff_event(handoff, Kind.RESUMED, message)
         if start <= now:
-            transaction.on_commit(lambda: handoff_enqueue(handoff.pk))
+            transaction.on_commit(handoff_enqueue)
     return handoff
 
 
@@ -160,14 +158,13 @@ def handoff_cancel(*, handoff: Handoff, user) -> Handoff:
 
 
 def handoffs_sweep() -> int:
-    """Enqueue every handoff that is due, or whose worker vanished (lease expired); returns how many."""
+    """Start the dispatcher when a handoff is due, or its worker vanished (lease expired); returns how many are."""
     now = timezone.now()
     _dead_letter_vanished(now)
-    due = Handoff.objects.claimable(now).order_by("next_attempt_at")[: settings.HANDOFF_SWEEP_BATCH]
-    ids = list(due.values_list("pk", flat=True))
-    for handoff_id in ids:
-        handoff_enqueue(handoff_id)
-    return len(ids)
+    due = Handoff.objects.claimable(now).count()
+    if due:
+        handoff_enqueue()
+    return due
 
 
 def _dead_letter_vanished(now) -> None:
@@ -180,13 +177,9 @@ def _dead_letter_vanished(now) -> None:
             handoff_event(handoff, Kind.FAILED, reason)
 
 
-def handoff_enqueue(handoff_id) -> None:
-    """Only the id travels in the task: never data, never secrets. A duplicate enqueue is harmless (the claim)."""
-    try:
-        async_task(TASK, str(handoff_id), group="handoff")
-    except Exception:
-        # The sweep enqueues it again within a minute; losing an enqueue never loses the lead.
-        logger.exception("could not enqueue handoff %s", handoff_id)
+def handoff_enqueue() -> None:
+    """A handoff is waiting: make sure the dispatcher runs (it finds the handoff itself; no task carries it)."""
+    dispatcher_ensure()
 
 
 def site_label(choices, value: str) -> str:

@@ -2,6 +2,7 @@
 
 import logging
 import random
+import time
 import uuid
 from datetime import timedelta
 
@@ -70,7 +71,7 @@ def handoff_process(*, handoff_id) -> str:
         client = chatwoot_for(step=lambda: run.step, handoff=run.handoff, wait_seconds=_throttle_wait_seconds())
         for step in (steps.inbox, steps.contact, steps.conversation, steps.note, steps.labels, steps.assignment):
             run.step = step.__name__
-            step(run, client)
+            _step_with_retries(step, run, client)
         steps.finish(run)
         return "done"
     except LeaseLost:
@@ -99,6 +100,19 @@ def handoff_process(*, handoff_id) -> str:
         logger.exception("handoff %s: unexpected error in step %s", handoff_id, run.step)
         _retry(run, err)
     return run.handoff.state
+
+
+def _step_with_retries(step, run: HandoffRun, client) -> None:
+    """A transient failure (timeout, reset, 5xx) is retried here, a few times after a short jittered pause, by
+    running the step again: its recognition finds what a lost answer left behind, so nothing is written twice."""
+    for retry in range(settings.HANDOFF_STEP_RETRIES + 1):
+        try:
+            step(run, client)
+            return
+        except ChatwootTransientError:
+            if retry == settings.HANDOFF_STEP_RETRIES:
+                raise
+            time.sleep(random.uniform(0.5, 1.0) * settings.HANDOFF_STEP_RETRY_SECONDS * 2**retry)
 
 
 def _throttle_wait_seconds() -> float:

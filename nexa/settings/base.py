@@ -209,7 +209,13 @@ HANDOFF_RETRY_CAP_SECONDS = env.float("HANDOFF_RETRY_CAP_SECONDS", default=600.0
 # Longer than the worker's task timeout (Q_CLUSTER), so a lease only expires once its worker is gone.
 HANDOFF_LEASE_SECONDS = env.int("HANDOFF_LEASE_SECONDS", default=360)
 HANDOFF_NOTE_MAX_CHARS = env.int("HANDOFF_NOTE_MAX_CHARS", default=140_000)  # Chatwoot's limit is 150,000 (D)
-HANDOFF_SWEEP_BATCH = env.int("HANDOFF_SWEEP_BATCH", default=500)
+# Handoff attempts at once (threads of the one dispatcher: Chatwoot calls are I/O, so a hung call holds a thread).
+# SQLite writes one transaction at a time: a few threads are all it can use.
+HANDOFF_THREADS = env.int("HANDOFF_THREADS", default=4 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 16)
+# A call that times out, is reset or answered 5xx is retried this many times inside the attempt, after a short
+# jittered pause (HANDOFF_STEP_RETRY_SECONDS, doubling), before the attempt gives up to the longer backoff above.
+HANDOFF_STEP_RETRIES = env.int("HANDOFF_STEP_RETRIES", default=3)
+HANDOFF_STEP_RETRY_SECONDS = env.float("HANDOFF_STEP_RETRY_SECONDS", default=0.5)
 # A lead Nexa handed off before writes again and Evolution (or Chatwoot) opens a new conversation: "handoff" routes
 # it like a handoff (back to its agent, with a note of what happened since); "bot" leaves it to Atlas until Atlas
 # qualifies it again.

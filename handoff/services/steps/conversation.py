@@ -73,6 +73,8 @@ def _conversation_create(run, client: ChatwootClient) -> None:
         # Decided (and saved) before the create, which assigns in the same call (C.1: assignee_id, team_id).
         run.checkpoint(routing=routing_for(run, client))
     owner = {"assignee_id": handoff.routing.get("agent_id"), "team_id": handoff.routing.get("team_id")}
+    # From here the new contact may have a conversation (this create's, its answer lost): a step run again looks.
+    run.contact_created = False
     created = client.conversation_create(
         inbox_id=run.inbox.id,
         contact_id=handoff.contact_id,

@@ -1,0 +1,182 @@
+"""Handoff attempts run on threads, many at once: Chatwoot calls are I/O, so a hung call holds one thread, not one of
+the worker's processes, and an attempt that comes due runs within a poll of its time, not at the next sweep.
+
+One dispatcher runs at a time, as a django-q2 task holding a lease on one row (HandoffDispatcher). Every POLL it
+hands what is claimable (handoff_process claims it) to HANDOFF_THREADS threads. A task must end inside the worker's
+timeout, so after a while the dispatcher asks for its successor and keeps dispatching until the successor takes the
+lease. handoff_enqueue and the sweep start one when none is running; one that vanished (its worker killed) is
+replaced once its lease expires.
+"""
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connections
+from django.db.models import Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from handoff.models import Handoff, HandoffDispatcher
+
+TASK = "handoff.tasks.handoffs_dispatch"
+POLL_SECONDS = 0.5
+LEASE = timedelta(seconds=10)  # renewed every poll: a killed dispatcher is replaced this long after
+STARTING = timedelta(seconds=30)  # a dispatcher asked for and not yet started is not asked for again
+
+logger = logging.getLogger(__name__)
+
+
+def dispatcher_ensure() -> bool:
+    """Ask for a dispatcher unless one is running or starting; True when this call asked."""
+    now = timezone.now()
+    if not _lease_update(Q(alive_until__isnull=True) | Q(alive_until__lt=now), token=None, alive_until=now + STARTING):
+        return False
+    try:
+        async_task(TASK, group="handoff")
+    except Exception:
+        # The sweep asks again once the "starting" mark expires; queued handoffs wait, none is lost.
+        logger.exception("could not enqueue the handoff dispatcher")
+    return True
+
+
+def handoffs_dispatch(*, run: Callable[..., object], seconds: float | None = None) -> int:
+    """Run claimable handoffs through `run` (the runner's handoff_process) on HANDOFF_THREADS threads for `seconds`
+    (a quarter of the task timeout by default), then until the successor takes over (at most as long again);
+    returns how many attempts it ran."""
+    token = uuid.uuid4()
+    if not _lease_take(token):
+        return 0
+    seconds = settings.Q_CLUSTER["timeout"] / 4 if seconds is None else seconds
+    handover_at = time.monotonic() + seconds
+    stop_at = handover_at + seconds
+    pool = _Pool(settings.HANDOFF_THREADS, run)
+    handing_over = False
+    try:
+        while time.monotonic() < stop_at:
+            if handing_over:
+                successor = _successor()
+                if successor == "running":
+                    break
+                if successor == "missing":  # it never started: the lease is ours again, and we ask again
+                    handing_over = not _lease_take_back(token)
+            elif not _lease_renew(token):
+                break
+            if not pool.in_hand and not Handoff.objects.active().exists():
+                break  # nothing left to wait for: the next handoff asks for a dispatcher again
+            if not handing_over and time.monotonic() >= handover_at:
+                handing_over = _successor_ask(token)
+            pool.feed()
+            pool.wait(POLL_SECONDS)
+    finally:
+        pool.close()
+        released = not handing_over and HandoffDispatcher.objects.filter(pk=1, token=token).update(alive_until=None)
+        if released and Handoff.objects.filter(state=Handoff.State.QUEUED).exists():
+            dispatcher_ensure()  # queued while we were leaving: its own request found the lease still held
+    return pool.ran
+
+
+class _Pool:
+    """Threads that each run one handoff at a time, fed with claimable ids not already in hand."""
+
+    def __init__(self, size: int, run: Callable[..., object]):
+        self.size = size
+        self.run = run
+        self.work: queue.Queue = queue.Queue()
+        self.in_hand: set = set()
+        self.lock = threading.Lock()
+        self.freed = threading.Event()
+        self.ran = 0
+        self.threads = [threading.Thread(target=self._run, name=f"handoff-{i}", daemon=True) for i in range(size)]
+        for thread in self.threads:
+            thread.start()
+
+    def feed(self) -> None:
+        with self.lock:
+            free, busy = self.size - len(self.in_hand), set(self.in_hand)
+        if free <= 0:
+            return
+        due = Handoff.objects.claimable(timezone.now()).exclude(pk__in=busy).order_by("next_attempt_at")
+        for handoff_id in due.values_list("pk", flat=True)[:free]:
+            with self.lock:
+                self.in_hand.add(handoff_id)
+            self.work.put(handoff_id)
+
+    def wait(self, seconds: float) -> None:
+        """Until the next poll, or sooner when a thread comes free."""
+        self.freed.wait(seconds)
+        self.freed.clear()
+
+    def close(self) -> None:
+        """Let the attempts in hand end (each is bounded by Chatwoot's timeouts), then stop the threads."""
+        for _ in self.threads:
+            self.work.put(None)
+        for thread in self.threads:
+            thread.join()
+
+    def _run(self) -> None:
+        try:
+            while (handoff_id := self.work.get()) is not None:
+                try:
+                    self.run(handoff_id=handoff_id)
+                except Exception:
+                    logger.exception("handoff %s: the attempt ended in an error", handoff_id)
+                with self.lock:
+                    self.in_hand.discard(handoff_id)
+                    self.ran += 1
+                self.freed.set()
+        finally:
+            connections.close_all()  # this thread's own connection
+
+
+def _lease_take(token: uuid.UUID) -> bool:
+    """Take the lease when it is free, expired, or held for a dispatcher that is starting (us, or one like us)."""
+    now = timezone.now()
+    takeable = Q(alive_until__isnull=True) | Q(alive_until__lt=now) | Q(token__isnull=True)
+    return _lease_update(takeable, token=token, alive_until=now + LEASE)
+
+
+def _lease_update(condition: Q, **fields) -> bool:
+    """One conditional UPDATE of the lease row (created on first use)."""
+    if HandoffDispatcher.objects.filter(condition, pk=1).update(**fields):
+        return True
+    if HandoffDispatcher.objects.filter(pk=1).exists():
+        return False
+    HandoffDispatcher.objects.get_or_create(pk=1)
+    return bool(HandoffDispatcher.objects.filter(condition, pk=1).update(**fields))
+
+
+def _lease_renew(token: uuid.UUID) -> bool:
+    return bool(HandoffDispatcher.objects.filter(pk=1, token=token).update(alive_until=timezone.now() + LEASE))
+
+
+def _successor_ask(token: uuid.UUID) -> bool:
+    """Hand the lease to a dispatcher that is starting; this one keeps dispatching until it takes the lease."""
+    if not HandoffDispatcher.objects.filter(pk=1, token=token).update(
+        token=None, alive_until=timezone.now() + STARTING
+    ):
+        return False
+    async_task(TASK, group="handoff")
+    return True
+
+
+def _successor() -> str:
+    """ "running" once the successor took the lease, "starting" until then, "missing" if it never came."""
+    row = HandoffDispatcher.objects.get(pk=1)
+    if row.token is not None:
+        return "running"
+    return "starting" if row.alive_until and row.alive_until >= timezone.now() else "missing"
+
+
+def _lease_take_back(token: uuid.UUID) -> bool:
+    now = timezone.now()
+    return bool(
+        HandoffDispatcher.objects.filter(Q(alive_until__isnull=True) | Q(alive_until__lt=now), pk=1, token=None).update(
+            token=token, alive_until=now + LEASE
+        )
+    )
