@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from handoff.models import ChatwootThrottle
@@ -134,6 +135,20 @@ def _with_fallback(method):
 
 class _DatabaseThrottle:
     def take(self, now: datetime) -> bool:
+        """The common case is one UPDATE (no pause, no probe, budget left); anything else takes the row's lock."""
+        minute = now.replace(second=0, microsecond=0)
+        running = ChatwootThrottle.objects.filter(
+            Q(paused_until__isnull=True) | Q(paused_until__lte=now), pk=1, pause_seconds=0
+        )
+        if running.filter(window_started_at=minute, window_count__lt=budget_per_minute()).update(
+            window_count=F("window_count") + 1
+        ):
+            return False
+        if running.exclude(window_started_at=minute).update(window_started_at=minute, window_count=1):
+            return False
+        return self._take_locked(now)
+
+    def _take_locked(self, now: datetime) -> bool:
         with transaction.atomic():
             row = self._row()
             if row.paused_until and row.paused_until > now:

@@ -3,6 +3,7 @@
 Every fact about Chatwoot's behaviour cited here is in ../shared/chatwoot/API-NOTES.md, by section.
 """
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,6 +78,11 @@ class ChatwootClient:
         self.before_call = before_call
         self.on_rate_limited = on_rate_limited
         self.session = session or requests.Session()
+        # The environment's proxy and CA bundle, read once here rather than on every request (requests would read
+        # the environment, and ~/.netrc, each time).
+        self.session.proxies.update(requests.utils.get_environ_proxies(settings.base_url))
+        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self.session.trust_env = False
         if not settings.allow_private_network:
             host_public_check(settings.base_url)
             adapter = PublicNetworkAdapter()
