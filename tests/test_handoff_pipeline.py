@@ -7,8 +7,10 @@ import pytest
 import requests
 from django.utils import timezone
 
+from handoff import throttle
 from handoff.models import ChatwootCall, ChatwootThrottle, Handoff, WebhookDelivery
 from handoff.services import handoff_process, runner, webhook_process
+from handoff.services.chatwoot import chatwoot_for
 from handoff.services.runner import retry_delay
 from leads import services as lead_services
 from leads.models import BotConversation, Lead
@@ -260,7 +262,21 @@ def test_a_reused_conversation_handoff_resumes_after_any_failure_at_any_call(cha
     assert conversation["status"] == "open" and conversation["assignee_id"] == handoff.assignee_id
 
 
-def test_a_429_pauses_every_worker(chatwoot, faults):
+def test_a_429_pauses_every_worker_and_the_attempt_waits_a_brief_pause_out(chatwoot, faults, settings):
+    faults.add(Rule("POST", r"/contacts/filter", "status:429"))
+    handoff = qualified_lead().handoffs.get()
+    assert handoff_process(handoff_id=handoff.pk) == "done"
+    rejected, probe = ChatwootCall.objects.filter(path__endswith="/contacts/filter").order_by("id")
+    assert rejected.status == 429 and probe.status == 200
+    # Everyone paused; the attempt waited it out and its step's call, run again, was the probe.
+    assert (probe.created_at - rejected.created_at).total_seconds() >= settings.CHATWOOT_PAUSE_ON_429_SECONDS
+    handoff.refresh_from_db()
+    assert (handoff.attempts, handoff.last_error) == (1, "")  # waiting is not a failed attempt
+    assert ChatwootThrottle.objects.get().pause_seconds == 0  # the probe got through: everyone resumed
+
+
+def test_a_pause_too_long_to_wait_gives_the_attempt_back_without_spending_it(chatwoot, faults, settings):
+    settings.CHATWOOT_PAUSE_ON_429_SECONDS = throttle.SHORT_PAUSE_SECONDS + 5
     faults.add(Rule("POST", r"/contacts/filter", "status:429"))
     first = qualified_lead()
     assert handoff_process(handoff_id=first.handoffs.get().pk) == "deferred"
@@ -270,15 +286,8 @@ def test_a_429_pauses_every_worker(chatwoot, faults):
     assert (deferred.state, deferred.attempts, deferred.last_error) == (Handoff.State.QUEUED, 0, "")
     assert deferred.next_attempt_at == paused_until
     assert deferred.events.filter(kind="deferred").count() == 1 and not deferred.events.filter(kind="retry").exists()
-    second = qualified_lead("(21) 99812-3456")
-    calls_before = ChatwootCall.objects.count()
-    Handoff.objects.filter(pk=second.handoffs.get().pk).update(next_attempt_at=timezone.now())
-    # A brief pause is waited out inside the attempt; its first call is the probe, sent once the pause is over.
-    assert handoff_process(handoff_id=second.handoffs.get().pk) == "done"
-    first_call = ChatwootCall.objects.order_by("id")[calls_before]
-    assert first_call.created_at >= paused_until
-    assert second.handoffs.get().attempts == 1  # waiting is not a failed attempt
-    assert ChatwootThrottle.objects.get().pause_seconds == 0  # the probe got through: everyone resumed
+    with pytest.raises(throttle.ChatwootDeferred):  # every other caller waits too, without calling
+        chatwoot_for(step="reconcile").conversation_get(1)
 
 
 def test_a_wrong_token_fails_at_once_with_the_fix(chatwoot, settings):

@@ -37,12 +37,17 @@ def dispatcher_ensure() -> bool:
     now = timezone.now()
     if not _lease_update(Q(alive_until__isnull=True) | Q(alive_until__lt=now), token=None, alive_until=now + STARTING):
         return False
+    _task_enqueue()
+    return True
+
+
+def _task_enqueue() -> None:
     try:
         async_task(TASK, group="handoff")
     except Exception:
-        # The sweep asks again once the "starting" mark expires; queued handoffs wait, none is lost.
+        # Asked again once the "starting" mark expires (the sweep, the next handoff); queued handoffs wait, none
+        # is lost.
         logger.exception("could not enqueue the handoff dispatcher")
-    return True
 
 
 def handoffs_dispatch(*, run: Callable[..., object], seconds: float | None = None) -> int:
@@ -161,7 +166,7 @@ def _successor_ask(token: uuid.UUID) -> bool:
         token=None, alive_until=timezone.now() + STARTING
     ):
         return False
-    async_task(TASK, group="handoff")
+    _task_enqueue()
     return True
 
 

@@ -104,15 +104,23 @@ def handoff_process(*, handoff_id) -> str:
 
 def _step_with_retries(step, run: HandoffRun, client) -> None:
     """A transient failure (timeout, reset, 5xx) is retried here, a few times after a short jittered pause, by
-    running the step again: its recognition finds what a lost answer left behind, so nothing is written twice."""
+    running the step again: its recognition finds what a lost answer left behind, so nothing is written twice.
+    A pause everyone takes (a 429, an outage), if short, is waited out here too, then the step runs again.
+    """
     for retry in range(settings.HANDOFF_STEP_RETRIES + 1):
+        last = retry == settings.HANDOFF_STEP_RETRIES
         try:
             step(run, client)
             return
         except ChatwootTransientError:
-            if retry == settings.HANDOFF_STEP_RETRIES:
+            if last:
                 raise
             time.sleep(random.uniform(0.5, 1.0) * settings.HANDOFF_STEP_RETRY_SECONDS * 2**retry)
+        except throttle.ChatwootDeferred as deferred:
+            wait = (deferred.until - timezone.now()).total_seconds()
+            if last or wait > throttle.SHORT_PAUSE_SECONDS:
+                raise
+            time.sleep(max(wait, 0.0) + random.uniform(0, 0.25))  # so the workers do not all wake at once
 
 
 def _throttle_wait_seconds() -> float:

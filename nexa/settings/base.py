@@ -190,8 +190,9 @@ CHATWOOT_READ_TIMEOUT = env.float("CHATWOOT_READ_TIMEOUT", default=10.0)
 # Nexa's own budget, under Chatwoot's default of 3000 requests/minute per client IP (API-NOTES G).
 CHATWOOT_RATE_LIMIT_PER_MINUTE = env.int("CHATWOOT_RATE_LIMIT_PER_MINUTE", default=3000)
 # G: a 429 carries no Retry-After: every caller pauses this long, then one probe call goes through; another 429
-# doubles the pause, never past the next clock minute, when Chatwoot's window resets.
-CHATWOOT_PAUSE_ON_429_SECONDS = env.float("CHATWOOT_PAUSE_ON_429_SECONDS", default=2)
+# doubles the pause, never past the next clock minute, when Chatwoot's window resets. Short, so a sporadic 429
+# costs everyone half a second; a spent budget costs the rest of its minute and a handful of probes.
+CHATWOOT_PAUSE_ON_429_SECONDS = env.float("CHATWOOT_PAUSE_ON_429_SECONDS", default=0.5)
 # A worker whose call finds this minute's budget spent waits for the next one, up to this long per attempt,
 # instead of giving the handoff back to the next sweep.
 CHATWOOT_THROTTLE_MAX_WAIT_SECONDS = env.int("CHATWOOT_THROTTLE_MAX_WAIT_SECONDS", default=60)
@@ -209,9 +210,10 @@ HANDOFF_RETRY_CAP_SECONDS = env.float("HANDOFF_RETRY_CAP_SECONDS", default=600.0
 # Longer than the worker's task timeout (Q_CLUSTER), so a lease only expires once its worker is gone.
 HANDOFF_LEASE_SECONDS = env.int("HANDOFF_LEASE_SECONDS", default=360)
 HANDOFF_NOTE_MAX_CHARS = env.int("HANDOFF_NOTE_MAX_CHARS", default=140_000)  # Chatwoot's limit is 150,000 (D)
-# Handoff attempts at once (threads of the one dispatcher: Chatwoot calls are I/O, so a hung call holds a thread).
+# Handoff attempts at once (threads of the one dispatcher: Chatwoot calls are I/O, so a hung call holds a thread, and
+# with 5% of calls hanging for the read timeout most threads are waiting). Each thread holds a database connection.
 # SQLite writes one transaction at a time: a few threads are all it can use.
-HANDOFF_THREADS = env.int("HANDOFF_THREADS", default=4 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 16)
+HANDOFF_THREADS = env.int("HANDOFF_THREADS", default=4 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 32)
 # A call that times out, is reset or answered 5xx is retried this many times inside the attempt, after a short
 # jittered pause (HANDOFF_STEP_RETRY_SECONDS, doubling), before the attempt gives up to the longer backoff above.
 HANDOFF_STEP_RETRIES = env.int("HANDOFF_STEP_RETRIES", default=3)
