@@ -39,7 +39,7 @@ from rest_framework_api_key.models import APIKey
 
 from bench.servers import nexa_running
 from chatwoot_sandbox import Sandbox
-from handoff.models import ChatwootCall, Handoff
+from handoff.models import ChatwootCall, Handoff, HandoffDispatcher
 from leads.models import Lead
 
 FAULTS = ("error", "reset", "timeout_after_commit")  # error: 500/502/503 (chatwoot_sandbox/faults.py)
@@ -96,6 +96,7 @@ def duplicates(sandbox: Sandbox) -> int:
 
 def scenario_run(name: str, sandbox: Sandbox, args, seed: int) -> dict:
     Lead.objects.all().delete()
+    HandoffDispatcher.objects.all().delete()  # a run stopped mid-way may have left its lease
     ChatwootCall.objects.all().delete()
     sandbox.reset()
     sandbox.set_faults()

@@ -40,7 +40,7 @@ from rest_framework_api_key.models import APIKey
 
 from bench.servers import cpu_seconds, free_port, memory_mb, nexa_running
 from chatwoot_sandbox import Sandbox
-from handoff.models import ChatwootCall, Handoff, WebhookDelivery
+from handoff.models import ChatwootCall, Handoff, HandoffDispatcher, WebhookDelivery
 from leads.models import Lead
 
 CHATWOOT_RATE_LIMIT = 3000  # per minute, Chatwoot's default (API-NOTES G)
@@ -114,6 +114,7 @@ class MemoryPeak(threading.Thread):
 def run_once(sandbox: Sandbox, *, port: int, handoffs: int, run: int, budget: int, environment: dict) -> dict:
     """One measured run on an empty database; returns its figures."""
     Lead.objects.all().delete()
+    HandoffDispatcher.objects.all().delete()  # a run stopped mid-way may have left its lease
     ChatwootCall.objects.all().delete()
     WebhookDelivery.objects.all().delete()
     sandbox.reset()

@@ -653,3 +653,20 @@ def test_a_single_message_longer_than_a_part_is_continued_not_cut(chatwoot, sett
     settle(lead)
     joined = "".join(n["content"] for n in private_notes(chatwoot))
     assert joined.count("palavra") >= 200
+
+
+@pytest.mark.parametrize(
+    ("path", "lookup", "looked_before"),
+    [(r"/contacts$", r"/contacts/filter$", 1), (r"/conversations$", r"/contacts/\d+/conversations$", 0)],
+    ids=["contact-create", "conversation-create"],
+)
+@pytest.mark.parametrize(("kind", "looks_again"), [("status:503", 0), ("timeout_after_success", 1)])
+def test_a_create_is_looked_for_again_only_when_its_answer_was_lost(
+    chatwoot, faults, path, lookup, looked_before, kind, looks_again
+):
+    faults.add(Rule("POST", path, kind))
+    handoff = settle(qualified_lead())
+    assert faults.fired and handoff.state == Handoff.State.DONE and handoff.attempts == 1
+    # A 5xx is Chatwoot saying it did nothing: the create is sent again at once; a lost answer is looked for first.
+    assert ChatwootCall.objects.filter(path__regex=lookup).count() == looked_before + looks_again
+    assert_exactly_once(chatwoot)

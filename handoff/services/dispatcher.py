@@ -26,8 +26,8 @@ from handoff.models import Handoff, HandoffDispatcher
 
 TASK = "handoff.tasks.handoffs_dispatch"
 POLL_SECONDS = 0.5
-LEASE = timedelta(seconds=10)  # renewed every poll: a killed dispatcher is replaced this long after
-STARTING = timedelta(seconds=30)  # a dispatcher asked for and not yet started is not asked for again
+LEASE = timedelta(seconds=3)  # renewed every poll: a killed dispatcher is replaced by the next request this long after
+STARTING = timedelta(seconds=10)  # a dispatcher asked for and not yet started is not asked for again before this
 
 logger = logging.getLogger(__name__)
 

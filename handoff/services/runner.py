@@ -47,6 +47,7 @@ class HandoffRun:
         self.token = token
         self.step = ""
         self.inbox = None  # the handoff's ChatwootInbox, loaded by the first step
+        self.contact_absent = False  # the contact step looked, found nothing, and no create may have made it since
         self.contact_created = False
         self.conversation_created = False
         self.reused = None  # the conversation reused in this attempt, as Chatwoot listed it

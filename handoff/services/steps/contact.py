@@ -2,7 +2,7 @@
 
 import re
 
-from handoff.chatwoot import ChatwootClient, ChatwootPermanentError, Contact
+from handoff.chatwoot import ChatwootClient, ChatwootPermanentError, ChatwootTransientError, Contact
 from handoff.models import ChatwootInbox, HandoffEvent
 from handoff.services.lifecycle import handoff_event
 from handoff.services.steps.common import ATTRIBUTE_MAX, HandoffImpossible
@@ -48,7 +48,8 @@ def contact_source_id(inbox: ChatwootInbox, lead: Lead) -> str:
 
 
 def _contact_find_or_create(run, client: ChatwootClient, lead: Lead) -> Contact:
-    found = _contact_find(client, lead)
+    # Looked for in this attempt and not there, and no create since may have made it: no need to look again.
+    found = None if run.contact_absent else _contact_find(client, lead)
     if found:
         handoff_event(run.handoff, Kind.CONTACT, f"Contato {found.id} encontrado no Chatwoot.")
         run.checkpoint(contact_id=found.id)
@@ -59,8 +60,12 @@ def _contact_find_or_create(run, client: ChatwootClient, lead: Lead) -> Contact:
         "phone_number": lead.phone,
         "custom_attributes": _contact_attributes(lead),
     }
+    run.contact_absent = True
     try:
         created, source_id = _contact_create(client, run.inbox, lead, fields)
+    except ChatwootTransientError as err:
+        run.contact_absent = not err.ambiguous  # a create whose answer was lost may have made the contact
+        raise
     except ChatwootPermanentError as err:
         # B.2: a duplicate is a 422 naming the attributes but not the contact. The lead's (same phone, twin or
         # WhatsApp id, created meanwhile) is adopted; another person's e-mail never merges two phones.

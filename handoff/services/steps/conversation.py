@@ -1,6 +1,6 @@
 """b. The conversation: the contact's open one in the inbox reused, else created with the note's first part (C)."""
 
-from handoff.chatwoot import ChatwootClient
+from handoff.chatwoot import ChatwootClient, ChatwootTransientError
 from handoff.models import ChatwootInbox, Handoff, HandoffEvent
 from handoff.notes import note_marker
 from handoff.services.lifecycle import handoff_event
@@ -73,17 +73,20 @@ def _conversation_create(run, client: ChatwootClient) -> None:
         # Decided (and saved) before the create, which assigns in the same call (C.1: assignee_id, team_id).
         run.checkpoint(routing=routing_for(run, client))
     owner = {"assignee_id": handoff.routing.get("agent_id"), "team_id": handoff.routing.get("team_id")}
-    # From here the new contact may have a conversation (this create's, its answer lost): a step run again looks.
-    run.contact_created = False
-    created = client.conversation_create(
-        inbox_id=run.inbox.id,
-        contact_id=handoff.contact_id,
-        source_id=handoff.contact_source_id,  # C.1: without it, every call makes a new conversation
-        status="open",
-        custom_attributes=_attributes(handoff),
-        message={"content": parts[0], "message_type": "outgoing", "private": True},
-        **{key: value for key, value in owner.items() if value},
-    )
+    try:
+        created = client.conversation_create(
+            inbox_id=run.inbox.id,
+            contact_id=handoff.contact_id,
+            source_id=handoff.contact_source_id,  # C.1: without it, every call makes a new conversation
+            status="open",
+            custom_attributes=_attributes(handoff),
+            message={"content": parts[0], "message_type": "outgoing", "private": True},
+            **{key: value for key, value in owner.items() if value},
+        )
+    except ChatwootTransientError as err:
+        if err.ambiguous:  # the new contact may have this create's conversation now: the step run again looks
+            run.contact_created = False
+        raise
     if created.custom_attributes.get("handoff_id") != str(handoff.pk):
         # C.1: an inbox locked to a single conversation answers a create with the contact's last conversation.
         _conversation_reuse(run, client, created)
