@@ -5,8 +5,8 @@ Chatwoot counts requests per clock minute and per IP (API-NOTES G), with Evoluti
 429 every caller pauses briefly; then one caller's call goes through as a probe. If Chatwoot answers it, everyone
 resumes; another 429 doubles the pause, never past the start of the next clock minute, when the window resets.
 An outage (calls in a row unanswered, or answered 502/503/504 by the proxy in front of Chatwoot) pauses everyone the
-same way, the pause growing to at most OUTAGE_PAUSE_CAP: one probe at a time instead of every handoff retrying, and
-everyone back within a few seconds of Chatwoot's return.
+same way, the pause growing (each time the calls in a row pile up again) to at most OUTAGE_PAUSE_CAP: one probe at a
+time instead of every handoff retrying, and everyone back within a few seconds of Chatwoot's return.
 Redis holds the state when REDIS_URL is set; otherwise one database row does (ChatwootThrottle).
 """
 
@@ -27,7 +27,7 @@ from handoff.models import ChatwootThrottle
 WINDOW = timedelta(minutes=1)
 PAUSED = "Chamadas ao Chatwoot em pausa (429 ou Chatwoot fora do ar)"
 PROBING = "Sondando o Chatwoot depois de um 429"
-PROBE_POLL = timedelta(seconds=1)  # how often the others look whether the probe got through
+PROBE_POLL = timedelta(seconds=0.25)  # how often the others look whether the probe got through
 SHORT_PAUSE_SECONDS = 10  # a worker waits a pause this short out instead of giving its handoff back
 OUTAGE_PAUSE_CAP = 8.0  # seconds: the longest pause while Chatwoot is unreachable, so its return is seen soon
 logger = logging.getLogger(__name__)
@@ -74,8 +74,10 @@ def throttle_waiting(max_wait_seconds: float) -> Callable[[], bool]:
             try:
                 return throttle_before_call()
             except ChatwootDeferred as deferred:
-                # Up to a second of jitter, so the workers do not all wake on the same instant.
-                delay = max((deferred.until - timezone.now()).total_seconds(), 0.0) + random.uniform(0, 1)
+                # Jitter, so the workers do not all wake on the same instant: up to a second for a new minute, a
+                # quarter of one after a pause (a sporadic 429 must cost little).
+                jitter = random.uniform(0, 1.0 if deferred.budget else 0.25)
+                delay = max((deferred.until - timezone.now()).total_seconds(), 0.0) + jitter
                 short = deferred.budget or delay <= SHORT_PAUSE_SECONDS
                 if not short or waited + delay > max_wait_seconds:
                     raise
@@ -92,9 +94,10 @@ def throttle_pause(seconds: float | None = None, *, outage: bool = False) -> dat
     return _backend().pause(timezone.now(), seconds, OUTAGE_PAUSE_CAP if outage else None)
 
 
-def throttle_probe_answered() -> None:
-    """Chatwoot answered the probe (neither 429 nor unreachable): everyone resumes."""
-    _backend().probe_settle()
+def throttle_probe_answered(answered: bool) -> None:
+    """The probe's outcome: Chatwoot answered it (neither 429 nor a gateway error), so everyone resumes; or it got
+    no answer (timeout, reset, 502/503/504), which says nothing either way, so the next caller probes."""
+    _backend().probe_settle(answered)
 
 
 def _pause_length(current: float, cap: float | None) -> float:
@@ -179,8 +182,9 @@ class _DatabaseThrottle:
             row.save(update_fields=["pause_seconds", "paused_until", "probe_until"])
             return row.paused_until
 
-    def probe_settle(self) -> None:
-        ChatwootThrottle.objects.filter(pk=1).update(pause_seconds=0, probe_until=None)
+    def probe_settle(self, answered: bool) -> None:
+        fields = {"pause_seconds": 0, "probe_until": None} if answered else {"probe_until": None}
+        ChatwootThrottle.objects.filter(pk=1).update(**fields)
 
     def _row(self) -> ChatwootThrottle:
         ChatwootThrottle.objects.get_or_create(pk=1)
@@ -229,8 +233,9 @@ class _RedisThrottle:
         return until
 
     @_with_fallback
-    def probe_settle(self) -> None:
-        self.redis.delete(self.EPISODE_KEY, self.PROBE_KEY)
+    def probe_settle(self, answered: bool) -> None:
+        keys = (self.EPISODE_KEY, self.PROBE_KEY) if answered else (self.PROBE_KEY,)
+        self.redis.delete(*keys)
 
 
 def _probe_lease() -> timedelta:

@@ -122,14 +122,14 @@ def test_the_configuration_check_reports_a_pause_instead_of_calling(chatwoot, ca
     assert not ChatwootCall.objects.exists()
 
 
-def test_calls_unanswered_in_a_row_pause_everyone_then_one_probe_at_a_time_until_chatwoot_answers(
+def test_calls_unanswered_in_a_row_pause_everyone_then_probes_go_one_at_a_time_until_chatwoot_answers(
     chatwoot, faults, monkeypatch, settings
 ):
     from handoff.chatwoot import ChatwootError, ChatwootNotFound
     from handoff.services import chatwoot as factory
 
     monkeypatch.setattr(factory, "_unreachable", factory._Unreachable())
-    faults.add(Rule("GET", r"/conversations/\d+$", "status:503", times=factory.OUTAGE_AFTER + 1))
+    faults.add(Rule("GET", r"/conversations/\d+$", "status:503", times=factory.OUTAGE_AFTER * 2))
     client = chatwoot_for(step="reconcile")
     for _ in range(factory.OUTAGE_AFTER - 1):
         with pytest.raises(ChatwootError):
@@ -144,14 +144,16 @@ def test_calls_unanswered_in_a_row_pause_everyone_then_one_probe_at_a_time_until
     calls = ChatwootCall.objects.count()
     assert calls == factory.OUTAGE_AFTER
 
-    ChatwootThrottle.objects.update(paused_until=timezone.now())  # the pause ends: one probe, unanswered again
-    with pytest.raises(ChatwootError):
-        client.conversation_get(1)
-    row = ChatwootThrottle.objects.get()
+    ChatwootThrottle.objects.update(paused_until=timezone.now())  # the pause ends: probes, one at a time
+    for _ in range(factory.OUTAGE_AFTER):
+        assert ChatwootThrottle.objects.get().probe_until is None  # the last probe went unanswered: one more
+        with pytest.raises(ChatwootError):
+            client.conversation_get(1)
+    row = ChatwootThrottle.objects.get()  # ten more unanswered: a longer pause
     assert row.paused_until > timezone.now() and row.pause_seconds == 2 * settings.CHATWOOT_PAUSE_ON_429_SECONDS
 
     ChatwootThrottle.objects.update(paused_until=timezone.now())  # Chatwoot is back: the probe is answered
     with pytest.raises(ChatwootNotFound):
         client.conversation_get(1)  # answered (404 here): an answer all the same
     assert ChatwootThrottle.objects.get().pause_seconds == 0
-    assert ChatwootCall.objects.count() == calls + 2
+    assert ChatwootCall.objects.count() == calls + factory.OUTAGE_AFTER + 1

@@ -178,8 +178,8 @@ def test_a_transient_failure_is_retried_inside_the_attempt_after_short_growing_p
     assert handoff_process(handoff_id=handoff.pk) == "done"
     handoff.refresh_from_db()
     assert handoff.attempts == 1 and handoff.last_error == ""
-    assert pauses == [0.5, 1.0, 2.0]
-    assert ChatwootCall.objects.filter(path__endswith="/contacts/filter", status=503).count() == 3
+    assert pauses == [0.5, 1.0, 2.0, 4.0, 4.0]  # doubling, up to 8 times the first
+    assert ChatwootCall.objects.filter(path__endswith="/contacts/filter", status=503).count() == 5
 
 
 def test_the_attempt_gives_up_to_the_backoff_once_its_retries_are_spent(db, chatwoot, faults, settings, monkeypatch):

@@ -308,7 +308,7 @@ def test_missing_configuration_fails_without_calling_anything(db, settings):
 def test_an_unreachable_chatwoot_is_retried_then_dead_lettered(db, settings):
     settings.CHATWOOT_BASE_URL = "http://127.0.0.1:9"  # nothing listens there
     settings.CHATWOOT_ACCOUNT_ID, settings.CHATWOOT_API_TOKEN, settings.CHATWOOT_INBOX_ID = 1, "t", 1
-    settings.HANDOFF_MAX_ATTEMPTS = 3
+    settings.HANDOFF_MAX_ATTEMPTS, settings.HANDOFF_STEP_RETRY_SECONDS = 3, 0.01
     handoff = settle(qualified_lead())
     assert handoff.state == Handoff.State.FAILED and handoff.attempts == 3
     assert "3 tentativas" in handoff.last_error

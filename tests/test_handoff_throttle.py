@@ -147,16 +147,25 @@ def test_when_the_probe_is_answered_everyone_resumes(backend, settings, clock):
     throttle.throttle_pause()
     throttle.time.sleep(2)
     assert throttle.throttle_before_call() is True
-    throttle.throttle_probe_answered()
+    throttle.throttle_probe_answered(True)
     assert [throttle.throttle_before_call() for _ in range(3)] == [False, False, False]
 
 
-def test_an_outage_pause_grows_with_each_unanswered_probe_but_stays_short(backend, settings, clock):
+def test_a_probe_without_an_answer_lets_the_next_caller_probe(backend, settings, clock):
+    settings.CHATWOOT_PAUSE_ON_429_SECONDS = 2
+    throttle.throttle_pause()
+    throttle.time.sleep(2)
+    assert throttle.throttle_before_call() is True
+    throttle.throttle_probe_answered(False)  # a timeout: Chatwoot said nothing about its limit
+    assert throttle.throttle_before_call() is True
+
+
+def test_an_outage_pause_grows_each_time_but_stays_short(backend, settings, clock):
     settings.CHATWOOT_PAUSE_ON_429_SECONDS = 2
     lengths = []
     for _ in range(5):
         start = throttle.timezone.now()
-        until = throttle.throttle_pause(outage=True)  # the outage, then each probe Chatwoot did not answer
+        until = throttle.throttle_pause(outage=True)  # the outage, then each time the failures pile up again
         lengths.append((until - start).total_seconds())
         throttle.time.sleep(lengths[-1])
         assert throttle.throttle_before_call() is True

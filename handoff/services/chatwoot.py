@@ -75,14 +75,11 @@ class _Calls:
 
     def after(self, record: CallRecord) -> None:
         unreachable = _unreachable.note(record)
-        if self.probing:
-            self.probing = False
-            if unreachable:
-                throttle.throttle_pause(outage=True)  # still down: everyone waits a little longer
-            elif record.status != 429:  # a 429 paused everyone already (_pause_everyone)
-                throttle.throttle_probe_answered()
-        elif unreachable and _unreachable.outage():
-            throttle.throttle_pause(outage=True)
+        if self.probing and record.status != 429:  # a 429 paused everyone again already (_pause_everyone)
+            throttle.throttle_probe_answered(not unreachable)
+        self.probing = False
+        if unreachable and _unreachable.outage():
+            throttle.throttle_pause(outage=True)  # everyone waits, a little longer each time while it lasts
         call_audit(record, handoff=self.handoff(), step=self.step())
 
 

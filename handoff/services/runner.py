@@ -116,7 +116,7 @@ def _step_with_retries(step, run: HandoffRun, client) -> None:
         except ChatwootTransientError:
             if last:
                 raise
-            time.sleep(random.uniform(0.5, 1.0) * settings.HANDOFF_STEP_RETRY_SECONDS * 2**retry)
+            time.sleep(random.uniform(0.5, 1.0) * settings.HANDOFF_STEP_RETRY_SECONDS * 2 ** min(retry, 3))
         except throttle.ChatwootDeferred as deferred:
             wait = (deferred.until - timezone.now()).total_seconds()
             if last or wait > throttle.SHORT_PAUSE_SECONDS:

@@ -215,8 +215,9 @@ HANDOFF_NOTE_MAX_CHARS = env.int("HANDOFF_NOTE_MAX_CHARS", default=140_000)  # C
 # SQLite writes one transaction at a time: a few threads are all it can use.
 HANDOFF_THREADS = env.int("HANDOFF_THREADS", default=4 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 32)
 # A call that times out, is reset or answered 5xx is retried this many times inside the attempt, after a short
-# jittered pause (HANDOFF_STEP_RETRY_SECONDS, doubling), before the attempt gives up to the longer backoff above.
-HANDOFF_STEP_RETRIES = env.int("HANDOFF_STEP_RETRIES", default=3)
+# jittered pause (HANDOFF_STEP_RETRY_SECONDS, doubling up to 8 times it), before the attempt gives up to the longer
+# backoff above.
+HANDOFF_STEP_RETRIES = env.int("HANDOFF_STEP_RETRIES", default=5)
 HANDOFF_STEP_RETRY_SECONDS = env.float("HANDOFF_STEP_RETRY_SECONDS", default=0.5)
 # A lead Nexa handed off before writes again and Evolution (or Chatwoot) opens a new conversation: "handoff" routes
 # it like a handoff (back to its agent, with a note of what happened since); "bot" leaves it to Atlas until Atlas
