@@ -3,7 +3,8 @@ while Chatwoot is unreachable.
 
 Chatwoot counts requests per clock minute and per IP (API-NOTES G), with Evolution and n8n on the same count. After a
 429 every caller pauses briefly; then one caller's call goes through as a probe. If Chatwoot answers it, everyone
-resumes; another 429 doubles the pause, never past the start of the next clock minute, when the window resets.
+resumes; another 429 makes the pause eight times longer, never past the start of the next clock minute, when the
+window resets.
 An outage (calls in a row unanswered, or answered 502/503/504 by the proxy in front of Chatwoot) pauses everyone the
 same way, the pause growing (each time the calls in a row pile up again) to at most OUTAGE_PAUSE_CAP: one probe at a
 time instead of every handoff retrying, and everyone back within a few seconds of Chatwoot's return.
@@ -101,8 +102,10 @@ def throttle_probe_answered(answered: bool) -> None:
 
 
 def _pause_length(current: float, cap: float | None) -> float:
+    """The first pause is brief (a sporadic 429 costs little); each failed probe makes it eight times longer, so a
+    minute whose budget is really spent costs three probes at most (after 0.25 s, 2 s, 16 s, then the minute's end)."""
     base = settings.CHATWOOT_PAUSE_ON_429_SECONDS
-    return min(current * 2, cap or 60.0) if current else min(base, cap or base)
+    return min(current * 8, cap or 60.0) if current else min(base, cap or base)
 
 
 def _pause_end(now: datetime, seconds: float) -> datetime:

@@ -161,7 +161,7 @@ def test_a_probe_without_an_answer_lets_the_next_caller_probe(backend, settings,
 
 
 def test_an_outage_pause_grows_each_time_but_stays_short(backend, settings, clock):
-    settings.CHATWOOT_PAUSE_ON_429_SECONDS = 2
+    settings.CHATWOOT_PAUSE_ON_429_SECONDS = 0.5
     lengths = []
     for _ in range(5):
         start = throttle.timezone.now()
@@ -169,11 +169,11 @@ def test_an_outage_pause_grows_each_time_but_stays_short(backend, settings, cloc
         lengths.append((until - start).total_seconds())
         throttle.time.sleep(lengths[-1])
         assert throttle.throttle_before_call() is True
-    assert lengths == [2, 4, 8, 8, 8]  # Chatwoot's return is seen within OUTAGE_PAUSE_CAP
+    assert lengths == [0.5, 4, 8, 8, 8]  # Chatwoot's return is seen within OUTAGE_PAUSE_CAP
 
 
-def test_each_429_to_a_probe_doubles_the_pause_but_never_past_the_next_minute(backend, settings, clock):
-    settings.CHATWOOT_PAUSE_ON_429_SECONDS = 2
+def test_each_429_to_a_probe_lengthens_the_pause_but_never_past_the_next_minute(backend, settings, clock):
+    settings.CHATWOOT_PAUSE_ON_429_SECONDS = 0.5
     throttle.time.sleep(20)  # 12:00:50
     lengths = []
     for _ in range(3):
@@ -182,9 +182,22 @@ def test_each_429_to_a_probe_doubles_the_pause_but_never_past_the_next_minute(ba
         lengths.append((until - start).total_seconds())
         throttle.time.sleep(lengths[-1])
         assert throttle.throttle_before_call() is True
-    # 2 s, 4 s, then 8 s would end at 12:01:04: capped at 12:01:00, when Chatwoot's window resets.
-    assert lengths == [2, 4, 4]
+    # 0.5 s, 4 s, then 32 s would end past 12:01:00: capped there, when Chatwoot's window resets.
+    assert lengths == [0.5, 4, 5.5]
     assert throttle.timezone.now() == datetime(2026, 11, 30, 12, 1, tzinfo=UTC)
+
+
+def test_a_minute_whose_budget_is_really_spent_costs_a_handful_of_probes(backend, settings, clock):
+    settings.CHATWOOT_PAUSE_ON_429_SECONDS = 0.25
+    throttle.time.sleep(-30)  # 12:00:00: the worst case, the budget spent as the minute begins
+    probes = 0
+    while throttle.timezone.now() < datetime(2026, 11, 30, 12, 1, tzinfo=UTC):
+        until = throttle.throttle_pause()  # the 429, then each probe's
+        throttle.time.sleep((until - throttle.timezone.now()).total_seconds())
+        assert throttle.throttle_before_call() is True
+        probes += 1
+    # After 0.25 s, 2 s and 16 s: three more 429s in the spent minute; the fourth probe opens the next one.
+    assert probes == 4
 
 
 def test_calls_in_flight_meeting_the_same_429_do_not_lengthen_the_pause(backend, settings, clock):

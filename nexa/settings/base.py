@@ -190,9 +190,9 @@ CHATWOOT_READ_TIMEOUT = env.float("CHATWOOT_READ_TIMEOUT", default=10.0)
 # Nexa's own budget, under Chatwoot's default of 3000 requests/minute per client IP (API-NOTES G).
 CHATWOOT_RATE_LIMIT_PER_MINUTE = env.int("CHATWOOT_RATE_LIMIT_PER_MINUTE", default=3000)
 # G: a 429 carries no Retry-After: every caller pauses this long, then one probe call goes through; another 429
-# doubles the pause, never past the next clock minute, when Chatwoot's window resets. Short, so a sporadic 429
-# costs everyone half a second; a spent budget costs the rest of its minute and a handful of probes.
-CHATWOOT_PAUSE_ON_429_SECONDS = env.float("CHATWOOT_PAUSE_ON_429_SECONDS", default=0.5)
+# makes the pause eight times longer, never past the next clock minute, when Chatwoot's window resets. Short, so a
+# sporadic 429 costs everyone a fraction of a second; a spent budget costs the rest of its minute and three probes.
+CHATWOOT_PAUSE_ON_429_SECONDS = env.float("CHATWOOT_PAUSE_ON_429_SECONDS", default=0.25)
 # A worker whose call finds this minute's budget spent waits for the next one, up to this long per attempt,
 # instead of giving the handoff back to the next sweep.
 CHATWOOT_THROTTLE_MAX_WAIT_SECONDS = env.int("CHATWOOT_THROTTLE_MAX_WAIT_SECONDS", default=60)
