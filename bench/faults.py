@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -134,6 +135,9 @@ def figures(name, sandbox: Sandbox, qualified: int, lines: list[str], posted: fl
         "p95": seconds[max(int(len(seconds) * 0.95) - 1, 0)] if seconds else None,
         "after_last_post": last - posted if last else None,
         "after_return": last - returned if last and returned else None,
+        "during_outage": ChatwootCall.objects.filter(created_at__lt=datetime.fromtimestamp(returned, UTC)).count()
+        if returned
+        else None,
         "calls": ChatwootCall.objects.count(),
         "rejected_429": sum(1 for r in sandbox.requests if r.outcome in (429, "429")),
         "minutes": budget_minutes(sandbox, limit) if name == "budget" else None,
@@ -167,6 +171,7 @@ def show(result: dict, clean_calls: float | None) -> None:
     if result["after_last_post"] is not None:
         print(f"  last handoff done {result['after_last_post']:.1f} s after the last post")
     if result["after_return"] is not None:
+        print(f"  {result['during_outage']} calls while Chatwoot was down (probes, not every handoff retrying)")
         print(f"  last handoff done {result['after_return']:.1f} s after Chatwoot came back")
     if result["minutes"]:
         print(f"  budget: {result['minutes']}")
