@@ -90,6 +90,8 @@ def wait_done(count: int, timeout: float) -> None:
 
 def webhooks_settled(sandbox: Sandbox, timeout: float) -> None:
     """Every webhook the handoffs caused has been posted, and processed by the worker."""
+    if sandbox.webhooks is None:
+        return
     sandbox.webhooks.wait(timeout)
     deadline = time.monotonic() + timeout
     while WebhookDelivery.objects.filter(state=WebhookDelivery.State.RECEIVED).exists():
@@ -154,17 +156,21 @@ def main() -> None:
     parser.add_argument("--handoffs", type=int, default=400, help="0 skips the unlimited runs.")
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--limited-handoffs", type=int, default=1500, help="0 skips the rate-limited run.")
+    parser.add_argument("--without-webhooks", action="store_true", help="The handoffs' cost alone.")
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
     settings.CHATWOOT_RATE_LIMIT_PER_MINUTE = 1_000_000
     port = free_port()
-    webhooks = f"http://127.0.0.1:{port}/api/v1/webhooks/chatwoot/"
+    webhooks = None if args.without_webhooks else f"http://127.0.0.1:{port}/api/v1/webhooks/chatwoot/"
     sandbox = Sandbox(
         token="bench-token", latency_ms=args.latency_ms, webhook_url=webhooks, webhook_secret=WEBHOOK_SECRET
     )
     with sandbox.start():
-        print(f"database: {django.db.connection.vendor}; sandbox latency {args.latency_ms} ms; webhooks on")
+        print(
+            f"database: {django.db.connection.vendor}; sandbox latency {args.latency_ms} ms; "
+            f"webhooks {'off' if args.without_webhooks else 'on'}"
+        )
         print(
             f"{'run':36} {'handoffs/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'calls':>6} {'hooks':>6} "
             f"{'CPU ms/handoff':>22} {'PSS/RSS MB':>12}"
