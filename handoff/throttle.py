@@ -3,7 +3,7 @@ while Chatwoot is unreachable.
 
 Chatwoot counts requests per clock minute and per IP (API-NOTES G), with Evolution and n8n on the same count. After a
 429 every caller pauses briefly; then one caller's call goes through as a probe. If Chatwoot answers it, everyone
-resumes; another 429 makes the pause eight times longer, never past the start of the next clock minute, when the
+resumes; another 429 makes the pause four times longer, never past the start of the next clock minute, when the
 window resets.
 An outage (calls in a row unanswered, or answered 502/503/504 by the proxy in front of Chatwoot) pauses everyone the
 same way, the pause growing (each time the calls in a row pile up again) to at most OUTAGE_PAUSE_CAP: one probe at a
@@ -28,7 +28,7 @@ from handoff.models import ChatwootThrottle
 WINDOW = timedelta(minutes=1)
 PAUSED = "Chamadas ao Chatwoot em pausa (429 ou Chatwoot fora do ar)"
 PROBING = "Sondando o Chatwoot depois de um 429"
-PROBE_POLL = timedelta(seconds=0.25)  # how often the others look whether the probe got through
+PROBE_POLL = timedelta(seconds=0.1)  # how often the others look whether the probe got through
 SHORT_PAUSE_SECONDS = 10  # a worker waits a pause this short out instead of giving its handoff back
 OUTAGE_PAUSE_CAP = 8.0  # seconds: the longest pause while Chatwoot is unreachable, so its return is seen soon
 logger = logging.getLogger(__name__)
@@ -76,8 +76,8 @@ def throttle_waiting(max_wait_seconds: float) -> Callable[[], bool]:
                 return throttle_before_call()
             except ChatwootDeferred as deferred:
                 # Jitter, so the workers do not all wake on the same instant: up to a second for a new minute, a
-                # quarter of one after a pause (a sporadic 429 must cost little).
-                jitter = random.uniform(0, 1.0 if deferred.budget else 0.25)
+                # tenth of one after a pause (a sporadic 429 must cost little).
+                jitter = random.uniform(0, 1.0 if deferred.budget else 0.1)
                 delay = max((deferred.until - timezone.now()).total_seconds(), 0.0) + jitter
                 short = deferred.budget or delay <= SHORT_PAUSE_SECONDS
                 if not short or waited + delay > max_wait_seconds:
@@ -102,10 +102,11 @@ def throttle_probe_answered(answered: bool) -> None:
 
 
 def _pause_length(current: float, cap: float | None) -> float:
-    """The first pause is brief (a sporadic 429 costs little); each failed probe makes it eight times longer, so a
-    minute whose budget is really spent costs three probes at most (after 0.25 s, 2 s, 16 s, then the minute's end)."""
+    """The first pause is brief (a sporadic 429 costs little); each failed probe makes it four times longer, so a
+    minute whose budget is really spent costs a few probes (after 0.25 s, 1 s, 4 s, 16 s, then the minute's end),
+    and two sporadic 429s in a row cost a second more, not sixteen."""
     base = settings.CHATWOOT_PAUSE_ON_429_SECONDS
-    return min(current * 8, cap or 60.0) if current else min(base, cap or base)
+    return min(current * 4, cap or 60.0) if current else min(base, cap or base)
 
 
 def _pause_end(now: datetime, seconds: float) -> datetime:

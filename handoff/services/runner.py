@@ -121,7 +121,7 @@ def _step_with_retries(step, run: HandoffRun, client) -> None:
             wait = (deferred.until - timezone.now()).total_seconds()
             if last or wait > throttle.SHORT_PAUSE_SECONDS:
                 raise
-            time.sleep(max(wait, 0.0) + random.uniform(0, 0.25))  # so the workers do not all wake at once
+            time.sleep(max(wait, 0.0) + random.uniform(0, 0.1))  # so the workers do not all wake at once
 
 
 def _throttle_wait_seconds() -> float:

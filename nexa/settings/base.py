@@ -190,8 +190,8 @@ CHATWOOT_READ_TIMEOUT = env.float("CHATWOOT_READ_TIMEOUT", default=10.0)
 # Nexa's own budget, under Chatwoot's default of 3000 requests/minute per client IP (API-NOTES G).
 CHATWOOT_RATE_LIMIT_PER_MINUTE = env.int("CHATWOOT_RATE_LIMIT_PER_MINUTE", default=3000)
 # G: a 429 carries no Retry-After: every caller pauses this long, then one probe call goes through; another 429
-# makes the pause eight times longer, never past the next clock minute, when Chatwoot's window resets. Short, so a
-# sporadic 429 costs everyone a fraction of a second; a spent budget costs the rest of its minute and three probes.
+# makes the pause four times longer, never past the next clock minute, when Chatwoot's window resets. Short, so a
+# sporadic 429 costs everyone a fraction of a second; a spent budget costs the rest of its minute and a few probes.
 CHATWOOT_PAUSE_ON_429_SECONDS = env.float("CHATWOOT_PAUSE_ON_429_SECONDS", default=0.25)
 # A worker whose call finds this minute's budget spent waits for the next one, up to this long per attempt,
 # instead of giving the handoff back to the next sweep.
