@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import NamedTuple
 
@@ -119,10 +119,11 @@ def memory_mb(*groups: int) -> tuple[float, float]:
 
 
 def process_group_stop(process: subprocess.Popen) -> None:
-    try:
+    """SIGTERM, a while to stop, then SIGKILL for whatever of the group is left (a cluster's forked processes)."""
+    with suppress(ProcessLookupError, subprocess.TimeoutExpired):
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
+    with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
 
 

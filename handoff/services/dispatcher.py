@@ -28,6 +28,9 @@ TASK = "handoff.tasks.handoffs_dispatch"
 POLL_SECONDS = 0.5
 LEASE = timedelta(seconds=3)  # renewed every poll: a killed dispatcher is replaced by the next request this long after
 STARTING = timedelta(seconds=10)  # a dispatcher asked for and not yet started is not asked for again before this
+# A dispatcher asks for its successor after this long: a worker told to stop (a deploy) finishes its current task,
+# and this keeps that task short, so the attempts in hand end instead of being killed mid-step.
+HANDOVER_SECONDS = 15
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +55,12 @@ def _task_enqueue() -> None:
 
 def handoffs_dispatch(*, run: Callable[..., object], seconds: float | None = None) -> int:
     """Run claimable handoffs through `run` (the runner's handoff_process) on HANDOFF_THREADS threads for `seconds`
-    (a quarter of the task timeout by default), then until the successor takes over (at most as long again);
-    returns how many attempts it ran."""
+    (HANDOVER_SECONDS, or a quarter of a shorter task timeout), then until the successor takes over (at most as long
+    again); returns how many attempts it ran."""
     token = uuid.uuid4()
     if not _lease_take(token):
         return 0
-    seconds = settings.Q_CLUSTER["timeout"] / 4 if seconds is None else seconds
+    seconds = min(HANDOVER_SECONDS, settings.Q_CLUSTER["timeout"] / 4) if seconds is None else seconds
     handover_at = time.monotonic() + seconds
     stop_at = handover_at + seconds
     pool = _Pool(settings.HANDOFF_THREADS, run)
