@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connections
+from django.db import close_old_connections, connections
 from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -131,6 +131,7 @@ class _Pool:
         try:
             while (handoff_id := self.work.get()) is not None:
                 try:
+                    close_old_connections()  # as django-q2 does before each task: a broken connection is replaced
                     self.run(handoff_id=handoff_id)
                 except Exception:
                     logger.exception("handoff %s: the attempt ended in an error", handoff_id)
