@@ -35,6 +35,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework_api_key.models import APIKey
 
+from bench.throughput import trigger
 from chatwoot_sandbox import Sandbox
 from chatwoot_sandbox.webhooks import chatwoot_json, delivery_headers
 from handoff.models import ChatwootCall, Handoff, HandoffDispatcher, WebhookDelivery
@@ -87,15 +88,8 @@ def main() -> None:
     key = APIKey.objects.create_key(name=f"bench-cpu-{uuid.uuid4()}")[1]
     client, meter = Client(), Meter()
     for index in range(args.handoffs):
-        lead_id = f"bench-cpu-{index}"
-        trigger = {
-            "id": lead_id,
-            "name": f"Lead {index}",
-            "phone": f"+55 11 9{70_000_000 + index}",
-            "qualification_score": 9,
-            "bot_history": "Lead: Oi, quero um orçamento\nBot: Olá! Qual o valor da sua conta?\nLead: Uns R$ 600",
-        }
-        body = json.dumps(trigger)
+        payload = trigger(index, run=0)  # the throughput benchmark's Atlas trigger
+        body = json.dumps(payload)
         answer = meter.measure(
             "post",
             lambda body=body: client.post(
@@ -104,7 +98,7 @@ def main() -> None:
             profile=args.profile == "post",
         )
         assert answer.status_code == 202, answer.content
-        handoff = Handoff.objects.get(lead__external_id=lead_id)
+        handoff = Handoff.objects.get(lead__external_id=payload["id"])
         events = len(sandbox.events)
         attempt = lambda pk=handoff.pk: handoff_process(handoff_id=pk)  # noqa: E731
         meter.measure("attempt", attempt, profile=args.profile == "attempt")

@@ -27,7 +27,7 @@ from handoff.models import ChatwootThrottle
 
 WINDOW = timedelta(minutes=1)
 PAUSED = "Chamadas ao Chatwoot em pausa (429 ou Chatwoot fora do ar)"
-PROBING = "Sondando o Chatwoot depois de um 429"
+PROBING = "Sondando o Chatwoot depois de uma pausa"
 PROBE_POLL = timedelta(seconds=0.1)  # how often the others look whether the probe got through
 SHORT_PAUSE_SECONDS = 10  # a worker waits a pause this short out instead of giving its handoff back
 OUTAGE_PAUSE_CAP = 8.0  # seconds: the longest pause while Chatwoot is unreachable, so its return is seen soon
@@ -197,7 +197,7 @@ class _DatabaseThrottle:
 
 class _RedisThrottle:
     PAUSE_KEY = "nexa:chatwoot:paused_until"
-    EPISODE_KEY = "nexa:chatwoot:pause_seconds"  # the last pause after a 429, until a probe gets through
+    EPISODE_KEY = "nexa:chatwoot:pause_seconds"  # the last pause (429 or outage), until a probe gets through
     PROBE_KEY = "nexa:chatwoot:probe"
 
     def __init__(self):

@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 def dispatcher_ensure() -> bool:
     """Ask for a dispatcher unless one is running or starting; True when this call asked."""
     now = timezone.now()
-    if not _lease_update(Q(alive_until__isnull=True) | Q(alive_until__lt=now), token=None, alive_until=now + STARTING):
+    if not _lease_update(_expired(now), token=None, alive_until=now + STARTING):
         return False
     _task_enqueue()
     return True
@@ -64,7 +64,7 @@ def handoffs_dispatch(*, run: Callable[..., object], seconds: float | None = Non
     handover_at = time.monotonic() + seconds
     stop_at = handover_at + seconds
     pool = _Pool(settings.HANDOFF_THREADS, run)
-    handing_over = False
+    handing_over, renewed = False, time.monotonic()
     try:
         while time.monotonic() < stop_at:
             if handing_over:
@@ -73,8 +73,10 @@ def handoffs_dispatch(*, run: Callable[..., object], seconds: float | None = Non
                     break
                 if successor == "missing":  # it never started: the lease is ours again, and we ask again
                     handing_over = not _lease_take_back(token)
-            elif not _lease_renew(token):
-                break
+            elif time.monotonic() - renewed >= POLL_SECONDS:  # once a poll: threads coming free wake us more often
+                if not _lease_renew(token):
+                    break
+                renewed = time.monotonic()
             if not pool.in_hand and not Handoff.objects.active().exists():
                 break  # nothing left to wait for: the next handoff asks for a dispatcher again
             if not handing_over and time.monotonic() >= handover_at:
@@ -146,8 +148,11 @@ class _Pool:
 def _lease_take(token: uuid.UUID) -> bool:
     """Take the lease when it is free, expired, or held for a dispatcher that is starting (us, or one like us)."""
     now = timezone.now()
-    takeable = Q(alive_until__isnull=True) | Q(alive_until__lt=now) | Q(token__isnull=True)
-    return _lease_update(takeable, token=token, alive_until=now + LEASE)
+    return _lease_update(_expired(now) | Q(token__isnull=True), token=token, alive_until=now + LEASE)
+
+
+def _expired(now) -> Q:
+    return Q(alive_until__isnull=True) | Q(alive_until__lt=now)
 
 
 def _lease_update(condition: Q, **fields) -> bool:
@@ -184,8 +189,4 @@ def _successor() -> str:
 
 def _lease_take_back(token: uuid.UUID) -> bool:
     now = timezone.now()
-    return bool(
-        HandoffDispatcher.objects.filter(Q(alive_until__isnull=True) | Q(alive_until__lt=now), pk=1, token=None).update(
-            token=token, alive_until=now + LEASE
-        )
-    )
+    return _lease_update(_expired(now) & Q(token__isnull=True), token=token, alive_until=now + LEASE)

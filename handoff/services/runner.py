@@ -118,10 +118,9 @@ def _step_with_retries(step, run: HandoffRun, client) -> None:
                 raise
             time.sleep(random.uniform(0.5, 1.0) * settings.HANDOFF_STEP_RETRY_SECONDS * 2 ** min(retry, 3))
         except throttle.ChatwootDeferred as deferred:
-            wait = (deferred.until - timezone.now()).total_seconds()
-            if last or wait > throttle.SHORT_PAUSE_SECONDS:
+            # Run again at once: the step's next call waits a short pause out in the throttle (throttle_waiting).
+            if last or (deferred.until - timezone.now()).total_seconds() > throttle.SHORT_PAUSE_SECONDS:
                 raise
-            time.sleep(max(wait, 0.0) + random.uniform(0, 0.1))  # so the workers do not all wake at once
 
 
 def _throttle_wait_seconds() -> float:
