@@ -32,6 +32,25 @@ def handoff_settings_check(app_configs, **kwargs):
                 id="handoff.E002",
             )
         )
+    out_of_range = [
+        f"{name}={getattr(settings, name)}"
+        for name, lowest in (
+            ("HANDOFF_THREADS", 1),
+            ("HANDOFF_STEP_RETRIES", 0),
+            ("HANDOFF_STEP_RETRY_SECONDS", 0),
+            ("CHATWOOT_PAUSE_ON_429_SECONDS", 0.01),
+        )
+        if getattr(settings, name) < lowest
+    ]
+    if out_of_range:
+        problems.append(
+            Error(
+                f"Out of range: {', '.join(out_of_range)}.",
+                hint="HANDOFF_THREADS at least 1 (with none, no handoff would ever run); the retries and pauses not "
+                "negative, and the pause after a 429 more than zero.",
+                id="handoff.E003",
+            )
+        )
     if settings.CHATWOOT_WEBHOOK_URL_TOKEN:
         problems.append(
             Warning(

@@ -88,6 +88,24 @@ def test_a_lease_shorter_than_the_worker_timeout_is_an_error(settings):
     assert "handoff.E001" in [problem.id for problem in handoff_settings_check(None)]
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HANDOFF_THREADS", 0),
+        ("HANDOFF_STEP_RETRIES", -1),
+        ("HANDOFF_STEP_RETRY_SECONDS", -0.5),
+        ("CHATWOOT_PAUSE_ON_429_SECONDS", 0),
+    ],
+)
+def test_speed_settings_out_of_range_are_an_error_naming_the_setting(settings, name, value):
+    from handoff.checks import handoff_settings_check
+
+    assert not [p for p in handoff_settings_check(None) if p.id == "handoff.E003"]  # the defaults pass
+    setattr(settings, name, value)
+    (problem,) = [p for p in handoff_settings_check(None) if p.id == "handoff.E003"]
+    assert f"{name}={value}" in problem.msg
+
+
 def test_missing_webhook_secrets_warn_at_start_up(settings):
     from handoff.checks import handoff_settings_check
 
