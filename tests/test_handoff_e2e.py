@@ -81,8 +81,15 @@ def test_an_agent_replies_and_resolves_in_chatwoot_and_the_lead_ends_convertido(
     sandbox.resolve(handoff.conversation_id, handoff.assignee_id)
     assert sandbox.wait_for_webhooks(timeout=10)
 
+    # Chatwoot delivers its webhooks in no guaranteed order and Nexa processes them concurrently: the resolution may
+    # land before the reply, so wait for both.
+    def settled():
+        lead = Lead.objects.get(pk=handoff.lead_id)
+        replied = Message.objects.filter(conversation__lead=lead, sender=Message.Sender.AGENT).exists()
+        return lead.status == Lead.Status.CONVERTIDO and replied
+
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and Lead.objects.get(pk=handoff.lead_id).status != Lead.Status.CONVERTIDO:
+    while time.monotonic() < deadline and not settled():
         time.sleep(0.5)
     lead = Lead.objects.get(pk=handoff.lead_id)
     assert lead.status == Lead.Status.CONVERTIDO
