@@ -6,7 +6,8 @@
 Each phase runs through Django's whole stack (test client for HTTP, the services for the attempt and the webhook
 tasks) against the sandbox in this process, answering at once. CPU is the calling thread's own (the sandbox's
 threads are not counted), so the figures are Nexa's Python work; PostgreSQL's is apart. Queries are counted per
-phase. `--profile PHASE` prints cProfile's top functions for one phase (post, attempt, hook_post, hook_task).
+phase. `--profile PHASE` prints cProfile's top functions for one phase (post, attempt, hook_post, hook_task), `--sql
+PHASE` the statements of that phase for the last handoff.
 """
 
 import argparse
@@ -54,6 +55,7 @@ class Meter:
         self.cpu = dict.fromkeys(PHASES, 0.0)
         self.queries = dict.fromkeys(PHASES, 0)
         self.profiles = {phase: cProfile.Profile() for phase in PHASES}
+        self.statements = {phase: [] for phase in PHASES}
 
     def measure(self, phase: str, work, *, profile: bool):
         started = time.thread_time()
@@ -65,6 +67,7 @@ class Meter:
                 self.profiles[phase].disable()
         self.cpu[phase] += time.thread_time() - started
         self.queries[phase] += len(queries.captured_queries)
+        self.statements[phase] += [query["sql"] for query in queries.captured_queries]
         return result
 
 
@@ -72,6 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--handoffs", type=int, default=50)
     parser.add_argument("--profile", choices=PHASES)
+    parser.add_argument("--sql", choices=PHASES)
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
@@ -88,6 +92,7 @@ def main() -> None:
     key = APIKey.objects.create_key(name=f"bench-cpu-{uuid.uuid4()}")[1]
     client, meter = Client(), Meter()
     for index in range(args.handoffs):
+        meter.statements = {phase: [] for phase in PHASES}  # the last handoff's
         payload = trigger(index, run=0)  # the throughput benchmark's Atlas trigger
         body = json.dumps(payload)
         answer = meter.measure(
@@ -125,8 +130,10 @@ def main() -> None:
         print(f"{phase:28} {meter.cpu[phase] * 1000 / count:15.1f} {meter.queries[phase] / count:16.1f}")
     total_cpu, total_queries = sum(meter.cpu.values()) * 1000 / count, sum(meter.queries.values()) / count
     print(f"{'all (Nexa, one process)':28} {total_cpu:15.1f} {total_queries:16.1f}")
+    if args.sql:
+        print("\n".join(statement[:300] for statement in meter.statements[args.sql]))
     if args.profile:
-        pstats.Stats(meter.profiles[args.profile]).sort_stats("tottime").print_stats(30)
+        pstats.Stats(meter.profiles[args.profile]).sort_stats(os.environ.get("BENCH_SORT", "tottime")).print_stats(30)
 
 
 if __name__ == "__main__":

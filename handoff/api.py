@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from handoff import services as handoff_services
 from handoff.models import Handoff
-from handoff.selectors import handoff_summary
+from handoff.selectors import handoff_latest_known, handoff_summary
 from handoff.serializers import HandoffRequestSerializer, HandoffResponseSerializer
 from leads import services
 from leads.api import message_inputs
@@ -37,6 +37,8 @@ class HandoffRequestView(APIView):
             lead, _ = services.lead_upsert(phone=phone, data=data, trigger=Handoff.Trigger.API)
             added = services.history_add(lead=lead, history=message_inputs(history))
             handoff, reason = handoff_services.handoff_request(lead=lead)
+        if handoff is not None:  # the lead's newest (below the threshold, it may have an older one)
+            handoff_latest_known(lead, handoff)
         body = {
             "lead": LeadSerializer(lead).data,
             "handoff": handoff_summary(handoff),

@@ -11,6 +11,12 @@ def leads_with_handoffs(leads: QuerySet[Lead]) -> QuerySet[Lead]:
     return leads.prefetch_related(Prefetch("handoffs", queryset=Handoff.objects.order_by("-created_at")))
 
 
+def handoff_latest_known(lead: Lead, handoff: Handoff) -> None:
+    """Tell the lead its newest handoff, one just read or written, as leads_with_handoffs would: its serializer then
+    reads no handoff again. Only the newest is known, so use it for the response about this lead alone."""
+    lead._prefetched_objects_cache = {**getattr(lead, "_prefetched_objects_cache", {}), "handoffs": [handoff]}
+
+
 def handoff_latest(lead: Lead) -> Handoff | None:
     cached = getattr(lead, "_prefetched_objects_cache", {}).get("handoffs")
     if cached is not None:

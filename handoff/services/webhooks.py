@@ -1,4 +1,8 @@
-"""Webhook deliveries: store first (de-duplicated), then process in a task; failures are kept for reprocessing."""
+"""Webhook deliveries: store first (de-duplicated), then process; failures are kept for reprocessing.
+
+The receiver processes a delivery itself once its acknowledgement is sent (handoff.webhooks); a delivery that
+process did not finish (it died) is left `received`, and the periodic requeue hands it to the worker.
+"""
 
 import logging
 import traceback
@@ -18,8 +22,9 @@ logger = logging.getLogger(__name__)
 TASK = "handoff.tasks.webhook_process"
 
 
-def webhook_receive(*, body: str, headers: dict, payload: dict, delivery_id: str) -> str:
-    """Save the delivery and queue its processing; "accepted", "duplicate" or "ignored" (an event we don't use)."""
+def webhook_receive(*, body: str, headers: dict, payload: dict, delivery_id: str) -> tuple[str, WebhookDelivery | None]:
+    """Save the delivery: ("accepted", the delivery to process), or ("duplicate" / "ignored" (an event we don't
+    use), None)."""
     event = payload["event"]
     handled = event in events.HANDLERS
     try:
@@ -35,11 +40,10 @@ def webhook_receive(*, body: str, headers: dict, payload: dict, delivery_id: str
                 result="" if handled else "evento não usado pelo Nexa",
             )
     except IntegrityError:
-        return "duplicate"
+        return "duplicate", None
     if not handled:
-        return "ignored"
-    webhook_enqueue(delivery.pk)
-    return "accepted"
+        return "ignored", None
+    return "accepted", delivery
 
 
 def webhook_enqueue(delivery_pk: int) -> None:
@@ -51,8 +55,12 @@ def webhook_enqueue(delivery_pk: int) -> None:
 
 
 def webhook_process(*, delivery_pk: int) -> str:
+    """The worker's task: apply one stored delivery (webhook_apply)."""
+    return webhook_apply(WebhookDelivery.objects.get(pk=delivery_pk))
+
+
+def webhook_apply(delivery: WebhookDelivery) -> str:
     """Apply one delivery through the handler table; every outcome is recorded on the delivery."""
-    delivery = WebhookDelivery.objects.get(pk=delivery_pk)
     fields = {"attempts": delivery.attempts + 1, "processed_at": timezone.now(), "error": "", "traceback": ""}
     try:
         with transaction.atomic():
