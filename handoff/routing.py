@@ -116,8 +116,10 @@ def _choose(lead, handoff, rule, strategy, pool: list[Agent]) -> tuple[Agent, st
 def _next_turn(pool_key: str, agent_ids: list[int]) -> int:
     """The agent after the last one served; the cursor's row lock makes concurrent workers take turns."""
     with transaction.atomic():
-        RoundRobinCursor.objects.get_or_create(pool=pool_key)
-        cursor = RoundRobinCursor.objects.select_for_update().get(pool=pool_key)
+        cursor = RoundRobinCursor.objects.select_for_update().filter(pool=pool_key).first()
+        if cursor is None:  # the pool's first turn
+            RoundRobinCursor.objects.get_or_create(pool=pool_key)
+            cursor = RoundRobinCursor.objects.select_for_update().get(pool=pool_key)
         ordered = sorted(agent_ids)
         last = cursor.last_agent_id
         chosen = next((agent_id for agent_id in ordered if last is None or agent_id > last), ordered[0])

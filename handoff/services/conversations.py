@@ -181,7 +181,7 @@ def resolution_apply(handoff: Handoff, lead: Lead, outcome: str) -> None:
 
 def _status_apply(handoff: Handoff, conversation: Conversation) -> str:
     status, labels = conversation.status, conversation.labels
-    lead = Lead.objects.select_for_update().get(pk=handoff.lead_id)
+    lead = handoff.lead  # read and locked with the handoff (_handoff_locked)
     latest = Handoff.objects.exclude(state=Handoff.State.CANCELLED).latest_for(lead)
     if latest is None or latest.pk != handoff.pk:
         return "conversa de uma transferência anterior: só registrada"
@@ -262,6 +262,7 @@ def _phone_difference(lead: Lead, chatwoot_phone: str) -> str:
 
 
 def _handoff_locked(display_id: int | None) -> Handoff:
+    """The handoff that owns this conversation, with its lead: both rows locked (FOR UPDATE on the join)."""
     handoff = (
         Handoff.objects.select_for_update()
         .select_related("lead")

@@ -23,6 +23,7 @@ from handoff.models import Handoff, HandoffEvent
 from handoff.services import steps
 from handoff.services.chatwoot import chatwoot_for
 from handoff.services.lifecycle import handoff_event
+from handoff.services.steps.note import handoff_note_parts
 
 Kind = HandoffEvent.Kind
 
@@ -51,6 +52,14 @@ class HandoffRun:
         self.contact_created = False
         self.conversation_created = False
         self.reused = None  # the conversation reused in this attempt, as Chatwoot listed it
+        self._note_parts = None
+
+    def note_parts(self) -> list[str]:
+        """The bot-history note, rendered once per attempt: its history is fixed (history_until), and the WhatsApp
+        window it may warn of is decided by the conversation step before either step renders it."""
+        if self._note_parts is None:
+            self._note_parts = handoff_note_parts(self.handoff)
+        return self._note_parts
 
     def checkpoint(self, **fields) -> None:
         """Save progress at once, and only while we still hold the lease."""

@@ -6,7 +6,6 @@ from handoff.notes import note_marker
 from handoff.services.lifecycle import handoff_event
 from handoff.services.steps.assignment import routing_for
 from handoff.services.steps.common import ATTRIBUTE_MAX
-from handoff.services.steps.note import handoff_note_parts
 from handoff.services.webhooks import conversation_messages_replay
 
 Kind = HandoffEvent.Kind
@@ -68,7 +67,7 @@ def _conversation_create(run, client: ChatwootClient) -> None:
     # lead never wrote in takes no free text (CHANNELS §3): part 1 says so.
     closed = run.inbox.kind == ChatwootInbox.Kind.WHATSAPP
     run.checkpoint(note_pending_part=1, reply_window_closed=closed)
-    parts = handoff_note_parts(handoff)
+    parts = run.note_parts()
     if not handoff.routing:
         # Decided (and saved) before the create, which assigns in the same call (C.1: assignee_id, team_id).
         run.checkpoint(routing=routing_for(run, client))
