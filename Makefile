@@ -33,7 +33,9 @@ run: install
 		$(PY) -m chatwoot_sandbox --port $(SANDBOX_PORT) --token sandbox-token \
 			--evolution-inbox loja-sp=+551140001111 --evolution-inbox loja-rio=+552140002222 --whatsapp-everyone \
 			--webhook-url http://$(HOST):$(PORT)/api/v1/webhooks/chatwoot/ \
-			--webhook-secret sandbox-webhook-secret & pids="$$pids $$!"; \
+			--webhook-secret sandbox-webhook-secret \
+			--webhook-events conversation_created,conversation_status_changed,conversation_updated,message_created,contact_updated \
+			& pids="$$pids $$!"; \
 		demo_flags="--fresh-sandbox"; \
 		echo "No Chatwoot configured: the Chatwoot sandbox runs at http://127.0.0.1:$(SANDBOX_PORT)/"; \
 	fi; \

@@ -40,6 +40,7 @@ from rest_framework_api_key.models import APIKey
 
 from bench.servers import cpu_seconds, free_port, memory_mb, nexa_running
 from chatwoot_sandbox import Sandbox
+from handoff.events import HANDLERS
 from handoff.models import ChatwootCall, Handoff, HandoffDispatcher, WebhookDelivery
 from leads.models import Lead
 
@@ -164,7 +165,11 @@ def main() -> None:
     port = free_port()
     webhooks = None if args.without_webhooks else f"http://127.0.0.1:{port}/api/v1/webhooks/chatwoot/"
     sandbox = Sandbox(
-        token="bench-token", latency_ms=args.latency_ms, webhook_url=webhooks, webhook_secret=WEBHOOK_SECRET
+        token="bench-token",
+        latency_ms=args.latency_ms,
+        webhook_url=webhooks,
+        webhook_secret=WEBHOOK_SECRET,
+        webhook_events=list(HANDLERS),  # the events the README subscribes Nexa's webhook to
     )
     with sandbox.start():
         print(

@@ -25,6 +25,9 @@ def parser_build(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--webhook-url", default=None, help="Where to post signed account webhooks.")
     parser.add_argument("--webhook-secret", default=None, help="Webhook secret (default: a random one).")
     parser.add_argument(
+        "--webhook-events", default=None, help="Comma-separated events the webhook subscribes to (default: Chatwoot's)."
+    )
+    parser.add_argument(
         "--evolution-inbox", action="append", metavar="INSTANCE=+55NUMBER", help=EVOLUTION_HELP, default=None
     )
     parser.add_argument("--whatsapp-inbox", action="append", metavar="+55NUMBER", help=WHATSAPP_HELP, default=None)
@@ -56,6 +59,7 @@ def sandbox_from_options(options: dict) -> Sandbox:
         webhook_secret=options["webhook_secret"],
         rate_limit_per_minute=options["rate_limit"],
         phone_filter=options.get("phone_filter") or "v4.15",
+        webhook_events=[e.strip() for e in events.split(",")] if (events := options.get("webhook_events")) else None,
     )
     kinds = tuple(k.strip() for k in options["faults"].split(",") if k.strip())
     sandbox.set_faults(rate=options["fault_rate"], kinds=kinds, seed=options["fault_seed"])

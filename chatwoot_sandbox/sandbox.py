@@ -50,6 +50,7 @@ class Sandbox:
         webhook_secret: str | None = None,
         rate_limit_per_minute: int | None = None,
         *,
+        webhook_events=None,  # the webhook's subscriptions (F.1; None: Chatwoot's default eight)
         account_name: str = "Nexa Sandbox",
         inbox_name: str = "Atlas Nexa",
         phone_filter: str = "v4.15",
@@ -71,7 +72,9 @@ class Sandbox:
         self.faults = FaultPlan()
         self.budget = RequestBudget(rate_limit_per_minute)
         self.webhook_secret = webhook_secret or (Store.new_token() if webhook_url else None)
-        self.webhooks = WebhookSender(webhook_url, self.webhook_secret) if webhook_url else None
+        self.webhooks = (
+            WebhookSender(webhook_url, self.webhook_secret, subscriptions=webhook_events) if webhook_url else None
+        )
         self._server = self._thread = None
 
     # --- lifecycle ---

@@ -15,6 +15,22 @@ logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 5.0  # F.5: WEBHOOK_TIMEOUT default
 # F.3: ActiveSupport escapes these in every JSON string.
 ESCAPES = {"&": "\\u0026", "<": "\\u003c", ">": "\\u003e", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+# F.1: the events an account webhook may subscribe to; without `subscriptions` it gets the first eight.
+ACCOUNT_EVENTS = (
+    "conversation_created",
+    "conversation_status_changed",
+    "conversation_updated",
+    "message_created",
+    "message_updated",
+    "contact_created",
+    "contact_updated",
+    "webwidget_triggered",
+    "inbox_created",
+    "inbox_updated",
+    "conversation_typing_on",
+    "conversation_typing_off",
+)
+DEFAULT_SUBSCRIPTIONS = ACCOUNT_EVENTS[:8]
 
 
 def chatwoot_json(payload) -> bytes:
@@ -44,12 +60,16 @@ def delivery_headers(secret: str, body: bytes, *, timestamp: str | None = None) 
 
 
 class WebhookSender:
-    """Posts payloads from one background thread, like a Sidekiq worker; F.5: never retried, failures only logged."""
+    """Posts the events the webhook subscribes to (F.1) from one background thread, like a Sidekiq worker; F.5: never
+    retried, failures only logged."""
 
-    def __init__(self, url: str, secret: str, *, timeout: float = TIMEOUT_SECONDS):
+    def __init__(self, url: str, secret: str, *, timeout: float = TIMEOUT_SECONDS, subscriptions=None):
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"webhook URL must be http(s): {url}")  # F.5: Chatwoot validates the same
-        self.url, self.secret, self.timeout = url, secret, timeout
+        subscriptions = tuple(DEFAULT_SUBSCRIPTIONS if subscriptions is None else subscriptions)
+        if not subscriptions or set(subscriptions) - set(ACCOUNT_EVENTS):
+            raise ValueError(f"Subscriptions Invalid events: {sorted(set(subscriptions) - set(ACCOUNT_EVENTS))}")  # F.1
+        self.url, self.secret, self.timeout, self.subscriptions = url, secret, timeout, frozenset(subscriptions)
         self.deliveries = []  # (event, HTTP status or error text)
         self._queue = queue.Queue()
         # Net::HTTP posts directly; an HTTP proxy from the environment would only get in the way of local receivers.
@@ -58,7 +78,8 @@ class WebhookSender:
         self._thread.start()
 
     def enqueue(self, payload: dict) -> None:
-        self._queue.put(payload)
+        if payload.get("event") in self.subscriptions:
+            self._queue.put(payload)
 
     def wait(self, timeout: float = 5.0) -> bool:
         """True once every queued delivery has been attempted."""

@@ -12,12 +12,17 @@ def leads_with_handoffs(leads: QuerySet[Lead]) -> QuerySet[Lead]:
 
 
 def handoff_latest_known(lead: Lead, handoff: Handoff) -> None:
-    """Tell the lead its newest handoff, one just read or written, as leads_with_handoffs would: its serializer then
-    reads no handoff again. Only the newest is known, so use it for the response about this lead alone."""
-    lead._prefetched_objects_cache = {**getattr(lead, "_prefetched_objects_cache", {}), "handoffs": [handoff]}
+    """Tell this lead object its newest handoff, just read or written: the answer about it (the trigger's) reads it
+    no more. Only for that answer: a lead object kept longer would go on seeing this one."""
+    lead.latest_handoff_known = handoff
 
 
 def handoff_latest(lead: Lead) -> Handoff | None:
+    """The lead's newest handoff, for an answer about it: known (handoff_latest_known), prefetched
+    (leads_with_handoffs), or read."""
+    known = getattr(lead, "latest_handoff_known", None)
+    if known is not None:
+        return known
     cached = getattr(lead, "_prefetched_objects_cache", {}).get("handoffs")
     if cached is not None:
         return cached[0] if cached else None

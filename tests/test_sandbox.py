@@ -14,7 +14,7 @@ import requests
 from chatwoot_sandbox import Sandbox
 from chatwoot_sandbox.api import ROUTES
 from chatwoot_sandbox.faults import FaultPlan
-from chatwoot_sandbox.webhooks import chatwoot_json, signature
+from chatwoot_sandbox.webhooks import WebhookSender, chatwoot_json, signature
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "chatwoot"
 SAMPLES = Path(__file__).resolve().parent / "fixtures" / "chatwoot"
@@ -518,6 +518,20 @@ def test_webhooks_are_signed_over_timestamp_and_raw_body(hooked, receiver):
     assert headers["X-Chatwoot-Signature"] == "sha256=" + expected.hexdigest()
     assert headers["Content-Type"] == "application/json" and len(headers["X-Chatwoot-Delivery"]) == 36
     assert b"Maria \\u0026 Filhos \\u003cSP\\u003e" in body and b", " not in body
+
+
+def test_a_webhook_receives_only_the_events_it_subscribes_to(receiver):
+    """F.1: a webhook subscribed to some events gets those alone; the default is the first eight (no typing)."""
+    events = ["conversation_created", "message_created"]
+    with Sandbox(token=TOKEN, webhook_url=receiver.url, webhook_secret="s", webhook_events=events).start() as sb:
+        display_id = conversation_create(Client(sb), message={"content": "Oi", "message_type": "incoming"})["id"]
+        sb.agent_reply(display_id, 2, "Olá!")
+        assert sb.wait_for_webhooks()
+    assert [e["event"] for e in receiver.events()] == ["conversation_created", "message_created", "message_created"]
+    assert "contact_created" in WebhookSender(receiver.url, "s").subscriptions  # the default eight
+    assert "conversation_typing_on" not in WebhookSender(receiver.url, "s").subscriptions
+    with pytest.raises(ValueError, match="Subscriptions Invalid events"):
+        WebhookSender(receiver.url, "s", subscriptions=["conversation_resolved"])
 
 
 def test_agent_actions_emit_chatwoot_events_in_order(hooked, receiver):

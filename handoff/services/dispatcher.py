@@ -38,6 +38,10 @@ logger = logging.getLogger(__name__)
 def dispatcher_ensure() -> bool:
     """Ask for a dispatcher unless one is running or starting; True when this call asked."""
     now = timezone.now()
+    # Read first: while one runs (under load, at every trigger) that is the only statement.
+    alive_until = HandoffDispatcher.objects.filter(pk=1).values_list("alive_until", flat=True).first()
+    if alive_until is not None and alive_until >= now:
+        return False
     if not _lease_update(_expired(now), token=None, alive_until=now + STARTING):
         return False
     _task_enqueue()

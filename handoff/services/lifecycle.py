@@ -36,10 +36,9 @@ def handoff_create(
     `returned` is (contact id, conversation id) of the conversation a returning lead opened: the handoff takes it.
     """
     with transaction.atomic():
-        active = lead.handoffs.active().first()
-        if active:
-            return active
         latest = Handoff.objects.latest_for(lead)
+        if latest and latest.is_active:  # a lead's active handoff is its newest (a retry needs there be none newer)
+            return latest
         origin = {
             "trigger": trigger,
             "triggered_by": user if user and user.is_authenticated else None,
@@ -51,15 +50,17 @@ def handoff_create(
             origin["contact_id"], origin["returned_conversation_id"] = returned
         if latest and latest.state in (Handoff.State.FAILED, Handoff.State.CANCELLED) and _resumable(latest, origin):
             # Its checkpoints and markers are what keep Chatwoot free of a second note or conversation.
-            return _resume(latest, f"Retomada ({site_label(Handoff.Trigger, trigger)}){_by(user)}.", origin=origin)
-        try:
-            with transaction.atomic():
-                handoff = Handoff.objects.create(lead=lead, **origin)
-        except IntegrityError:
-            # A concurrent transaction queued one first (the one-active-per-lead constraint).
-            return lead.handoffs.active().get()
-        handoff_event(handoff, Kind.QUEUED, f"Na fila ({site_label(Handoff.Trigger, handoff.trigger)}).")
-        transaction.on_commit(handoff_enqueue)
+            handoff = _resume(latest, f"Retomada ({site_label(Handoff.Trigger, trigger)}){_by(user)}.", origin=origin)
+        else:
+            try:
+                with transaction.atomic():
+                    handoff = Handoff.objects.create(lead=lead, **origin)
+            except IntegrityError:
+                # A concurrent transaction queued one first (the one-active-per-lead constraint).
+                handoff = lead.handoffs.active().get()
+            else:
+                handoff_event(handoff, Kind.QUEUED, f"Na fila ({site_label(Handoff.Trigger, handoff.trigger)}).")
+                transaction.on_commit(handoff_enqueue)
     return handoff
 
 
