@@ -21,7 +21,7 @@ from handoff.services.conversations import (
 from leads.models import MESSAGE_MAX_CHARS, Message
 from leads.services import NewMessage
 
-__all__ = ["HANDLERS", "EventIgnored", "conversation_display_id", "event_apply", "message_id"]
+__all__ = ["HANDLERS", "EventIgnored", "conversation_display_id", "event_apply", "ignored_reason", "message_id"]
 
 
 def event_apply(event: str, body: str) -> SyncResult:
@@ -45,13 +45,24 @@ def conversation_changed(payload: dict) -> SyncResult:
     return conversation_state_apply(_conversation(payload))
 
 
+def ignored_reason(payload: dict) -> str | None:
+    """Why a delivery needs no processing, read from its payload alone; None when it must be processed."""
+    event = payload.get("event")
+    if event not in HANDLERS:
+        return "evento não usado pelo Nexa"
+    if event == "message_created" and payload.get("private"):
+        content = str(payload.get("content") or "")
+        if "nexa-handoff:" in content or "nexa-escalation:" in content:
+            return "a nota do próprio Nexa"
+        return "nota privada: não vai para a transcrição"
+    return None
+
+
 def message_created(payload: dict) -> SyncResult:
     """Public messages go to the lead's transcript; private notes (Nexa's own among them) do not."""
+    if reason := ignored_reason(payload):
+        raise EventIgnored(reason)
     content = str(payload.get("content") or "")
-    if payload.get("private"):
-        if "nexa-handoff:" in content or "nexa-escalation:" in content:
-            raise EventIgnored("a nota do próprio Nexa")
-        raise EventIgnored("nota privada: não vai para a transcrição")
     sender = _message_sender(payload)
     if sender is None:
         raise EventIgnored("mensagem de automação, sem remetente")

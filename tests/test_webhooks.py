@@ -259,7 +259,12 @@ def test_an_agents_public_reply_is_mirrored_and_is_the_first_reply(handed_off):
 
 
 def test_a_private_note_is_not_mirrored(handed_off):
-    delivery = deliver_and_process(fixture("message_created.private_note.json"))
+    assert deliver(wire(fixture("message_created.private_note.json"))).json() == {"status": "ignored"}
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.state, delivery.attempts) == (WebhookDelivery.State.IGNORED, 0)  # told apart on arrival
+    assert delivery.result == "nota privada: não vai para a transcrição" and not Message.objects.exists()
+    webhook_process(delivery_pk=delivery.pk)  # reprocessed from the admin: the same answer
+    delivery.refresh_from_db()
     assert delivery.state == WebhookDelivery.State.IGNORED and not Message.objects.exists()
 
 

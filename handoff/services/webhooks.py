@@ -23,10 +23,10 @@ TASK = "handoff.tasks.webhook_process"
 
 
 def webhook_receive(*, body: str, headers: dict, payload: dict, delivery_id: str) -> tuple[str, WebhookDelivery | None]:
-    """Save the delivery: ("accepted", the delivery to process), or ("duplicate" / "ignored" (an event we don't
-    use), None)."""
+    """Save the delivery: ("accepted", the delivery to process), or ("duplicate" / "ignored" (nothing in it for
+    Nexa: an event it does not use, a private note), None)."""
     event = payload["event"]
-    handled = event in events.HANDLERS
+    ignored = events.ignored_reason(payload)  # stored all the same: the admin lists every delivery
     try:
         with transaction.atomic():
             delivery = WebhookDelivery.objects.create(
@@ -36,12 +36,12 @@ def webhook_receive(*, body: str, headers: dict, payload: dict, delivery_id: str
                 conversation_id=events.conversation_display_id(payload),
                 headers=headers,
                 body=body,
-                state=WebhookDelivery.State.RECEIVED if handled else WebhookDelivery.State.IGNORED,
-                result="" if handled else "evento não usado pelo Nexa",
+                state=WebhookDelivery.State.IGNORED if ignored else WebhookDelivery.State.RECEIVED,
+                result=ignored or "",
             )
     except IntegrityError:
         return "duplicate", None
-    if not handled:
+    if ignored:
         return "ignored", None
     return "accepted", delivery
 
