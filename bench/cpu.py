@@ -54,7 +54,7 @@ class Meter:
     def __init__(self):
         self.cpu = dict.fromkeys(PHASES, 0.0)
         self.queries = dict.fromkeys(PHASES, 0)
-        self.profiles = {phase: cProfile.Profile() for phase in PHASES}
+        self.profiles = {phase: cProfile.Profile(time.thread_time) for phase in PHASES}  # CPU, not waits
         self.statements = {phase: [] for phase in PHASES}
 
     def measure(self, phase: str, work, *, profile: bool):
@@ -129,7 +129,10 @@ def main() -> None:
     if args.sql:
         print("\n".join(statement[:300] for statement in meter.statements[args.sql]))
     if args.profile:
-        pstats.Stats(meter.profiles[args.profile]).sort_stats(os.environ.get("BENCH_SORT", "tottime")).print_stats(30)
+        stats = pstats.Stats(meter.profiles[args.profile]).sort_stats(os.environ.get("BENCH_SORT", "tottime"))
+        stats.print_stats(30)
+        if os.environ.get("BENCH_CALLERS"):
+            stats.print_callers(os.environ["BENCH_CALLERS"])
 
 
 if __name__ == "__main__":
