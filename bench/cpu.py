@@ -1,12 +1,12 @@
 """Where a handoff's CPU goes, phase by phase, in one process: the trigger POST, the attempt, the webhooks it causes
-(received and applied by the web process, as the receiver does after answering).
+(received, then processed as the worker's tasks).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/nexa_prof python bench/cpu.py --handoffs 50
 
 Each phase runs through Django's whole stack (test client for HTTP, the services for the attempt and the webhook
 tasks) against the sandbox in this process, answering at once. CPU is the calling thread's own (the sandbox's
 threads are not counted), so the figures are Nexa's Python work; PostgreSQL's is apart. Queries are counted per
-phase. `--profile PHASE` prints cProfile's top functions for one phase (post, attempt, webhooks), `--sql
+phase. `--profile PHASE` prints cProfile's top functions for one phase (post, attempt, hook_post, hook_task), `--sql
 PHASE` the statements of that phase for the last handoff.
 """
 
@@ -41,11 +41,12 @@ from chatwoot_sandbox import Sandbox
 from chatwoot_sandbox.webhooks import chatwoot_json, delivery_headers
 from handoff.events import HANDLERS
 from handoff.models import ChatwootCall, Handoff, HandoffDispatcher, WebhookDelivery
-from handoff.services import dispatcher, handoff_process
+from handoff.services import dispatcher, handoff_process, webhook_process
+from handoff.services import webhooks as receiver
 from leads.models import Lead
 
 SECRET = "bench-webhook-secret"
-PHASES = ("post", "attempt", "webhooks")
+PHASES = ("post", "attempt", "hook_post", "hook_task")
 
 
 class Meter:
@@ -87,6 +88,8 @@ def main() -> None:
     settings.CHATWOOT_WEBHOOK_SECRETS, settings.CHATWOOT_RATE_LIMIT_PER_MINUTE = [SECRET], 1_000_000
     sandbox.webhook_secret = SECRET  # the payloads it builds are posted here, not sent
     dispatcher.async_task = lambda *args, **kwargs: None  # the attempt runs here, not in a worker
+    queued: list[int] = []
+    receiver.async_task = lambda task, delivery_pk, **kwargs: queued.append(delivery_pk)
     key = APIKey.objects.create_key(name=f"bench-cpu-{uuid.uuid4()}")[1]
     client, meter = Client(), Meter()
     for index in range(args.handoffs):
@@ -109,12 +112,16 @@ def main() -> None:
             raw = chatwoot_json(payload)
             headers = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in delivery_headers(SECRET, raw).items()}
             meter.measure(
-                "webhooks",
+                "hook_post",
                 lambda raw=raw, headers=headers: client.post(
                     "/api/v1/webhooks/chatwoot/", raw, content_type="application/json", **headers
                 ),
-                profile=args.profile == "webhooks",
+                profile=args.profile == "hook_post",
             )
+        for pk in queued:
+            task = lambda pk=pk: webhook_process(delivery_pk=pk)  # noqa: E731
+            meter.measure("hook_task", task, profile=args.profile == "hook_task")
+        queued.clear()
     sandbox.stop()
     assert not WebhookDelivery.objects.filter(state=WebhookDelivery.State.RECEIVED).exists(), "a delivery unapplied"
 

@@ -1,7 +1,6 @@
-"""The Chatwoot webhook receiver: verify, store the raw delivery, acknowledge at once, then process it.
+"""The Chatwoot webhook receiver: verify, store the raw delivery, acknowledge at once; a task processes it.
 
-Chatwoot waits 5 s and never retries (API-NOTES F.5), so nothing slow happens before the acknowledgement; the
-processing follows it in the same process (no task to queue and hand to the worker for each delivery).
+Chatwoot waits 5 s and never retries (API-NOTES F.5), so nothing slow happens in the request.
 """
 
 import hashlib
@@ -18,7 +17,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from handoff.services.webhooks import webhook_apply, webhook_receive
+from handoff.services.webhooks import webhook_receive
 from handoff.signatures import SignatureError, signature_verify
 from nexa.errors import ErrorSerializer
 
@@ -70,30 +69,10 @@ class ChatwootWebhookView(APIView):
             return Response({"event": ["Envie um objeto JSON com o campo event."]}, status=400)
         headers = {name: request.headers[name] for name in HEADERS_KEPT if name in request.headers}
         delivery_id = request.headers.get("X-Chatwoot-Delivery") or _body_id(body)
-        outcome, delivery = webhook_receive(
+        outcome = webhook_receive(
             body=body.decode("utf-8", errors="replace"), headers=headers, payload=payload, delivery_id=delivery_id
         )
-        if delivery is None:
-            return Response({"status": outcome})
-        return ProcessedAfterResponse({"status": outcome}, delivery=delivery)
-
-
-class ProcessedAfterResponse(Response):
-    """The acknowledgement; the delivery is processed once it is sent. The WSGI server calls close() after the
-    last byte (PEP 3333), so Chatwoot's wait never includes the processing. Should this process die first, the
-    delivery stays `received` and the periodic requeue (webhooks_requeue_stale) gives it to the worker."""
-
-    def __init__(self, data, *, delivery):
-        super().__init__(data)
-        self.delivery = delivery
-
-    def close(self):
-        try:
-            webhook_apply(self.delivery)
-        except Exception:
-            logger.exception("webhook delivery %s left for the requeue", self.delivery.pk)
-        finally:
-            super().close()
+        return Response({"status": outcome})
 
 
 def webhook_authenticate(request, body: bytes) -> None:

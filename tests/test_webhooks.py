@@ -60,10 +60,12 @@ def deliver(
 
 
 def deliver_and_process(payload: dict, **kwargs) -> WebhookDelivery:
-    """Deliver; the receiver processes the delivery once it has answered (the test client closes the response)."""
     response = deliver(wire(payload), **kwargs)
     assert response.status_code == 200, response.content
-    return WebhookDelivery.objects.order_by("-id").first()
+    delivery = WebhookDelivery.objects.order_by("-id").first()
+    webhook_process(delivery_pk=delivery.pk)
+    delivery.refresh_from_db()
+    return delivery
 
 
 @pytest.fixture(autouse=True)
@@ -259,13 +261,25 @@ def test_an_agents_public_reply_is_mirrored_and_is_the_first_reply(handed_off):
 
 
 def test_a_private_note_is_not_mirrored(handed_off):
-    assert deliver(wire(fixture("message_created.private_note.json"))).json() == {"status": "ignored"}
-    delivery = WebhookDelivery.objects.get()
-    assert (delivery.state, delivery.attempts) == (WebhookDelivery.State.IGNORED, 0)  # told apart on arrival
-    assert delivery.result == "nota privada: não vai para a transcrição" and not Message.objects.exists()
-    webhook_process(delivery_pk=delivery.pk)  # reprocessed from the admin: the same answer
-    delivery.refresh_from_db()
+    delivery = deliver_and_process(fixture("message_created.private_note.json"))
     assert delivery.state == WebhookDelivery.State.IGNORED and not Message.objects.exists()
+    assert delivery.result == "nota privada: não vai para a transcrição"
+
+
+def test_each_delivery_with_something_for_nexa_is_queued_once_and_notes_are_only_stored(handed_off, monkeypatch):
+    from handoff.services import webhooks
+
+    queued = []
+    monkeypatch.setattr(webhooks, "async_task", lambda task, delivery_pk, **kwargs: queued.append(delivery_pk))
+    assert deliver(wire(fixture("message_created.incoming.json"))).json() == {"status": "accepted"}
+    assert deliver(wire(fixture("message_created.private_note.json"))).json() == {"status": "ignored"}
+    incoming, note = WebhookDelivery.objects.order_by("pk")
+    assert queued == [incoming.pk] and incoming.state == WebhookDelivery.State.RECEIVED
+    assert (note.state, note.attempts, note.result) == (
+        WebhookDelivery.State.IGNORED,
+        0,  # told apart on arrival: no task, no processing
+        "nota privada: não vai para a transcrição",
+    )
 
 
 @pytest.mark.parametrize(
@@ -370,77 +384,6 @@ def test_the_same_message_under_two_delivery_ids_is_stored_once():
     body = wire(fixture("message_created.incoming.json"))
     deliver(body, delivery="d-1")
     assert deliver(body, delivery="d-2").json() == {"status": "duplicate"}
-
-
-@pytest.fixture
-def connections_kept():
-    """The test's database connection survives the request signals (as under Django's test client)."""
-    from django.core.signals import request_finished, request_started
-    from django.db import close_old_connections
-
-    for signal in (request_started, request_finished):
-        signal.disconnect(close_old_connections)
-    yield
-    for signal in (request_started, request_finished):
-        signal.connect(close_old_connections)
-
-
-def wsgi_deliver(body: bytes) -> tuple[str, bytes, object]:
-    """Deliver through Django's WSGI handler as gunicorn does: (status, the body sent, the response to close)."""
-    from django.core.handlers.wsgi import WSGIHandler
-    from django.test.client import RequestFactory
-
-    stamp = str(int(time.time()))
-    request = RequestFactory().post(
-        URL,
-        data=body,
-        content_type="application/json",
-        HTTP_X_CHATWOOT_DELIVERY=str(uuid.uuid4()),
-        HTTP_X_CHATWOOT_TIMESTAMP=stamp,
-        HTTP_X_CHATWOOT_SIGNATURE=signature_for(SECRET, stamp, body),
-    )
-    started = []
-    response = WSGIHandler()(request.environ, lambda status, headers: started.append(status))
-    return started[0], b"".join(response), response
-
-
-def test_the_receiver_answers_first_and_processes_the_delivery_once_the_answer_is_sent(
-    handed_off, monkeypatch, connections_kept
-):
-    from handoff.services import webhooks
-
-    queued = []
-    monkeypatch.setattr(webhooks, "async_task", lambda *args, **kwargs: queued.append(args))
-    status, sent, response = wsgi_deliver(wire(fixture("message_created.incoming.json")))
-    assert (status, json.loads(sent)) == ("200 OK", {"status": "accepted"})
-    delivery = WebhookDelivery.objects.get()
-    assert delivery.state == WebhookDelivery.State.RECEIVED  # answered, not yet processed
-    response.close()  # what the WSGI server does after the last byte
-    delivery.refresh_from_db()
-    assert (delivery.state, delivery.attempts) == (WebhookDelivery.State.PROCESSED, 1)
-    assert Message.objects.filter(external_id="chatwoot:2003").exists()
-    assert queued == []  # no task per delivery
-
-
-def test_a_delivery_the_receiver_could_not_process_is_left_for_the_requeue(
-    handed_off, monkeypatch, caplog, connections_kept
-):
-    from handoff import webhooks as receiver
-    from handoff.services import webhooks
-
-    def broken(delivery):
-        raise ConnectionError("the database went away")
-
-    monkeypatch.setattr(receiver, "webhook_apply", broken)
-    status, _, response = wsgi_deliver(wire(fixture("message_created.incoming.json")))
-    response.close()
-    delivery = WebhookDelivery.objects.get()
-    assert status == "200 OK" and delivery.state == WebhookDelivery.State.RECEIVED
-    assert "left for the requeue" in caplog.text
-    requeued = []
-    monkeypatch.setattr(webhooks, "async_task", lambda task, delivery_pk, **kwargs: requeued.append(delivery_pk))
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(received_at=timezone.now() - timedelta(minutes=10))
-    assert webhooks_requeue_stale() == 1 and requeued == [delivery.pk]
 
 
 def test_reprocessing_a_delivery_changes_nothing_twice(handed_off):

@@ -1,8 +1,4 @@
-"""Webhook deliveries: store first (de-duplicated), then process; failures are kept for reprocessing.
-
-The receiver processes a delivery itself once its acknowledgement is sent (handoff.webhooks); a delivery that
-process did not finish (it died) is left `received`, and the periodic requeue hands it to the worker.
-"""
+"""Webhook deliveries: store first (de-duplicated), then process in a task; failures are kept for reprocessing."""
 
 import logging
 import traceback
@@ -22,9 +18,9 @@ logger = logging.getLogger(__name__)
 TASK = "handoff.tasks.webhook_process"
 
 
-def webhook_receive(*, body: str, headers: dict, payload: dict, delivery_id: str) -> tuple[str, WebhookDelivery | None]:
-    """Save the delivery: ("accepted", the delivery to process), or ("duplicate" / "ignored" (nothing in it for
-    Nexa: an event it does not use, a private note), None)."""
+def webhook_receive(*, body: str, headers: dict, payload: dict, delivery_id: str) -> str:
+    """Save the delivery and queue its processing: "accepted", "duplicate" or "ignored" (nothing in it for Nexa: an
+    event it does not use, a private note; stored, not queued)."""
     event = payload["event"]
     ignored = events.ignored_reason(payload)  # stored all the same: the admin lists every delivery
     try:
@@ -40,10 +36,11 @@ def webhook_receive(*, body: str, headers: dict, payload: dict, delivery_id: str
                 result=ignored or "",
             )
     except IntegrityError:
-        return "duplicate", None
+        return "duplicate"
     if ignored:
-        return "ignored", None
-    return "accepted", delivery
+        return "ignored"
+    webhook_enqueue(delivery.pk)
+    return "accepted"
 
 
 def webhook_enqueue(delivery_pk: int) -> None:
@@ -55,12 +52,8 @@ def webhook_enqueue(delivery_pk: int) -> None:
 
 
 def webhook_process(*, delivery_pk: int) -> str:
-    """The worker's task: apply one stored delivery (webhook_apply)."""
-    return webhook_apply(WebhookDelivery.objects.get(pk=delivery_pk))
-
-
-def webhook_apply(delivery: WebhookDelivery) -> str:
     """Apply one delivery through the handler table; every outcome is recorded on the delivery."""
+    delivery = WebhookDelivery.objects.get(pk=delivery_pk)
     fields = {"attempts": delivery.attempts + 1, "processed_at": timezone.now(), "error": "", "traceback": ""}
     try:
         with transaction.atomic():
