@@ -66,7 +66,10 @@ def test_every_lead_reaches_chatwoot_exactly_once_through_the_real_worker_despit
 def test_an_agent_replies_and_resolves_in_chatwoot_and_the_lead_ends_convertido(
     api, sandbox, worker, live_server, settings
 ):
+    from django_q.models import Success
+
     from chatwoot_sandbox.webhooks import WebhookSender
+    from handoff.models import WebhookDelivery
     from leads.models import Lead, Message
 
     secret = "segredo-do-webhook"
@@ -98,3 +101,6 @@ def test_an_agent_replies_and_resolves_in_chatwoot_and_the_lead_ends_convertido(
     handoff.refresh_from_db()
     assert handoff.first_reply_at is not None and handoff.outcome == "convertido"
     assert api.get(f"/api/v1/leads/{lead.pk}/").json()["bot_should_reply"] is True
+    # The worker ran the dispatcher and the deliveries' tasks; it keeps no successful task (each records its own).
+    assert WebhookDelivery.objects.filter(state=WebhookDelivery.State.PROCESSED).count() >= 3
+    assert not Success.objects.exists()

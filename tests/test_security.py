@@ -129,8 +129,11 @@ def assert_absent(secrets: list[str], where: dict[str, list[str]]) -> None:
 
 @pytest.mark.django_db(transaction=True)  # the dispatcher's threads read what the test wrote
 def test_secrets_never_reach_logs_audit_rows_tasks_or_deliveries(
-    secret_chatwoot, api_key, api, caplog, settings, django_capture_on_commit_callbacks
+    secret_chatwoot, api_key, api, caplog, settings, django_capture_on_commit_callbacks, monkeypatch
 ):
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SAVE_LIMIT", 0)  # successful tasks kept too (Nexa keeps failed ones): all searched
     caplog.set_level(logging.DEBUG)
     trigger(api, "+55 11 98123-4567", django_capture_on_commit_callbacks)
     queued = queued_tasks_run()

@@ -164,6 +164,9 @@ Q_CLUSTER = {
     "ack_failures": True,
     "catch_up": False,
     "poll": 0.5,
+    # Successful tasks are not kept: each delivery and handoff records its own outcome, and keeping the last 250
+    # (django-q2's default) re-reads and locks all of them after every task. Failed tasks are kept.
+    "save_limit": -1,
     "label": _("Tasks"),  # the worker's models in the admin
 }
 
