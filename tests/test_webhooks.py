@@ -303,6 +303,25 @@ def test_conversation_created_for_a_known_conversation_changes_nothing(handed_of
     assert delivery.state == WebhookDelivery.State.PROCESSED and Handoff.objects.count() == 1
 
 
+def test_a_conversation_nexa_created_is_told_apart_on_arrival(handed_off, monkeypatch):
+    from handoff.services import webhooks
+
+    queued = []
+    monkeypatch.setattr(webhooks, "async_task", lambda task, delivery_pk, **kwargs: queued.append(delivery_pk))
+    payload = fixture("conversation_created.json")
+    payload["custom_attributes"] = {"handoff_id": str(handed_off.pk)}  # as Nexa creates its conversations (C.1)
+    assert deliver(wire(payload)).json() == {"status": "ignored"}
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.state, delivery.result, queued) == (
+        WebhookDelivery.State.IGNORED,
+        "conversa criada pelo próprio Nexa",
+        [],
+    )
+    payload["custom_attributes"] = {"handoff_id": "00000000-0000-0000-0000-000000000000"}  # not one of Nexa's
+    payload["id"] += 1
+    assert deliver(wire(payload)).json() == {"status": "accepted"} and len(queued) == 1
+
+
 # Variants.
 
 

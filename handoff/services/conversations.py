@@ -103,6 +103,15 @@ def conversation_message_mirror(
     )
 
 
+NEXAS_OWN = "conversa criada pelo próprio Nexa"
+
+
+def conversation_is_nexas(conversation: Conversation) -> bool:
+    """Nexa created it: it carries the `handoff_id` attribute of one of Nexa's handoffs (C.1)."""
+    handoff_id = conversation.custom_attributes.get("handoff_id")
+    return bool(handoff_id) and Handoff.objects.filter(pk=_uuid_or_none(handoff_id)).exists()
+
+
 def conversation_returned(*, conversation: Conversation, contact_id: int | None) -> SyncResult:
     """A new conversation of a contact Nexa knows: the lead came back (it wrote again and Evolution, or Chatwoot's
     WhatsApp inbox, opened one). Nexa's own conversations are no news.
@@ -111,9 +120,8 @@ def conversation_returned(*, conversation: Conversation, contact_id: int | None)
     writes a note of what happened since and goes back to the lead's agent when available (routing's sticky owner);
     "bot": Atlas answers it until it qualifies the lead again. Either way nobody is left waiting on a silent bot.
     """
-    handoff_id = conversation.custom_attributes.get("handoff_id")
-    if handoff_id and Handoff.objects.filter(pk=_uuid_or_none(handoff_id)).exists():
-        return SyncResult(False, "conversa criada pelo próprio Nexa")
+    if conversation_is_nexas(conversation):
+        return SyncResult(False, NEXAS_OWN)
     lead = Lead.objects.select_for_update().filter(chatwoot_contact_id=contact_id).first() if contact_id else None
     if lead is None:
         raise EventIgnored("contato desconhecido")

@@ -11,7 +11,9 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from handoff import events
+from handoff.chatwoot import conversation_from
 from handoff.models import WebhookDelivery
+from handoff.services.conversations import NEXAS_OWN, conversation_is_nexas
 
 logger = logging.getLogger(__name__)
 
@@ -20,9 +22,9 @@ TASK = "handoff.tasks.webhook_process"
 
 def webhook_receive(*, body: str, headers: dict, payload: dict, delivery_id: str) -> str:
     """Save the delivery and queue its processing: "accepted", "duplicate" or "ignored" (nothing in it for Nexa: an
-    event it does not use, a private note; stored, not queued)."""
+    event it does not use, a private note, a conversation it created; stored, not queued)."""
     event = payload["event"]
-    ignored = events.ignored_reason(payload)  # stored all the same: the admin lists every delivery
+    ignored = events.ignored_reason(payload) or _nexas_own_conversation(payload)  # stored all the same
     try:
         with transaction.atomic():
             delivery = WebhookDelivery.objects.create(
@@ -41,6 +43,13 @@ def webhook_receive(*, body: str, headers: dict, payload: dict, delivery_id: str
         return "ignored"
     webhook_enqueue(delivery.pk)
     return "accepted"
+
+
+def _nexas_own_conversation(payload: dict) -> str | None:
+    """A conversation Nexa has just created is no news: why it needs no processing, or None."""
+    if payload["event"] == "conversation_created" and conversation_is_nexas(conversation_from(payload)):
+        return NEXAS_OWN
+    return None
 
 
 def webhook_enqueue(delivery_pk: int) -> None:
