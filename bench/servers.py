@@ -15,6 +15,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+WEB_WORKERS = 3  # what the image runs (WEB_CONCURRENCY in the Dockerfile)
 
 
 def free_port() -> int:
@@ -77,7 +78,8 @@ class Nexa(NamedTuple):
 def nexa_running(
     sandbox_url: str, *, budget: int, port: int | None = None, environment: dict | None = None
 ) -> Iterator[Nexa]:
-    """gunicorn (2 workers) and a qcluster, with Nexa's default settings but for Chatwoot's (the sandbox's),
+    """gunicorn (WEB_WORKERS, the image's WEB_CONCURRENCY) and a qcluster, with Nexa's default settings but for
+    Chatwoot's (the sandbox's),
     `budget` and `environment`, on `port` (else a free one); both stopped on the way out."""
     environment = {
         "CHATWOOT_BASE_URL": sandbox_url,
@@ -88,7 +90,7 @@ def nexa_running(
         **(environment or {}),
     }
     port = port or free_port()
-    web = gunicorn_start(port, 2, environment)
+    web = gunicorn_start(port, WEB_WORKERS, environment)
     worker = qcluster_start(environment)
     try:
         time.sleep(3)  # the cluster forks its workers

@@ -2,14 +2,14 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/nexa_tp python bench/throughput.py
 
-Each run starts gunicorn (2 workers) and a qcluster with Nexa's default settings, the sandbox answering after
---latency-ms and posting its webhooks back to Nexa, signed, as Chatwoot does: what each handoff causes Nexa to
-receive and process counts in its cost. It posts --handoffs Atlas triggers to POST /api/v1/handoffs/ from 8 threads
-and waits until every handoff is done and every webhook processed. It prints handoffs per second (first post to last
-handoff done), the time from trigger to done (p50/p95, queueing included), Chatwoot calls and webhooks per handoff,
-CPU per handoff (web and worker processes, PostgreSQL apart, webhooks included; then this process's own: the sandbox
-and the clients, which share the machine), and the peak memory of web + worker
-(PSS: the sum a machine or a container holds; RSS: shared pages counted in every process).
+Each run starts gunicorn (3 workers, as the image does) and a qcluster with Nexa's default settings, the sandbox
+answering after --latency-ms and posting its webhooks back to Nexa, signed, as Chatwoot does: what each handoff causes
+Nexa to receive and process counts in its cost. It posts --handoffs Atlas triggers to POST /api/v1/handoffs/ from 8
+threads and waits until every handoff is done and every webhook processed. It prints handoffs per second (first post
+to last handoff done), the time from trigger to done (p50/p95, queueing included), Chatwoot calls and webhooks per
+handoff, CPU per handoff (web and worker processes, PostgreSQL apart, webhooks included; then this process's own: the
+sandbox and the clients, which share the machine), and the peak memory of web + worker (PSS: the sum a machine or a
+container holds; RSS: shared pages counted in every process).
 The baseline, measured in the same run: HANDOFF_THREADS=1, one attempt at a time (as one worker process ran them).
 Then the sandbox enforces Chatwoot's default rate limit (3000 requests a minute per client, API-NOTES G), Nexa's
 budget is set to the same, and --limited-handoffs go through; the throughput is shown as a fraction of the ceiling
