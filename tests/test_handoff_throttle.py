@@ -169,7 +169,7 @@ def test_an_outage_pause_grows_each_time_but_stays_short(backend, settings, cloc
         lengths.append((until - start).total_seconds())
         throttle.time.sleep(lengths[-1])
         assert throttle.throttle_before_call() is True
-    assert lengths == [0.5, 4, 8, 8, 8]  # Chatwoot's return is seen within OUTAGE_PAUSE_CAP
+    assert lengths == [0.5, 2, 8, 8, 8]  # Chatwoot's return is seen within OUTAGE_PAUSE_CAP
 
 
 def test_each_429_to_a_probe_lengthens_the_pause_but_never_past_the_next_minute(backend, settings, clock):
@@ -182,8 +182,8 @@ def test_each_429_to_a_probe_lengthens_the_pause_but_never_past_the_next_minute(
         lengths.append((until - start).total_seconds())
         throttle.time.sleep(lengths[-1])
         assert throttle.throttle_before_call() is True
-    # 0.5 s, 4 s, then 32 s would end past 12:01:00: capped there, when Chatwoot's window resets.
-    assert lengths == [0.5, 4, 5.5]
+    # 0.5 s, 2 s, then 8 s would end past 12:01:00: capped there, when Chatwoot's window resets.
+    assert lengths == [0.5, 2, 7.5]
     assert throttle.timezone.now() == datetime(2026, 11, 30, 12, 1, tzinfo=UTC)
 
 
@@ -196,7 +196,8 @@ def test_a_minute_whose_budget_is_really_spent_costs_a_handful_of_probes(backend
         throttle.time.sleep((until - throttle.timezone.now()).total_seconds())
         assert throttle.throttle_before_call() is True
         probes += 1
-    # After 0.25 s, 2 s and 16 s: three more 429s in the spent minute; the fourth probe opens the next one.
+    # After 0.25 s, 1 s and 4 s: three more 429s in the spent minute, then the wait for the next one, whose
+    # first probe opens it.
     assert probes == 4
 
 
