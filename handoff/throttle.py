@@ -3,8 +3,8 @@ while Chatwoot is unreachable.
 
 Chatwoot counts requests per clock minute and per IP (API-NOTES G), with Evolution and n8n on the same count. After a
 429 every caller pauses briefly; then one caller's call goes through as a probe. If Chatwoot answers it, everyone
-resumes; another 429 makes the pause four times longer, and a fourth in a row waits for the next clock minute, when
-the window resets (never past it).
+resumes; another 429 makes the pause four times longer, never past the start of the next clock minute, when the
+window resets.
 An outage (calls in a row unanswered, or answered 502/503/504 by the proxy in front of Chatwoot) pauses everyone the
 same way, the pause growing (each time the calls in a row pile up again) to at most OUTAGE_PAUSE_CAP: one probe at a
 time instead of every handoff retrying, and everyone back within a few seconds of Chatwoot's return.
@@ -31,8 +31,6 @@ PROBING = "Sondando o Chatwoot depois de uma pausa"
 PROBE_POLL = timedelta(seconds=0.1)  # how often the others look whether the probe got through
 SHORT_PAUSE_SECONDS = 10  # a worker waits a pause this short out instead of giving its handoff back
 OUTAGE_PAUSE_CAP = 8.0  # seconds: the longest pause while Chatwoot is unreachable, so its return is seen soon
-PAUSE_GROWTH = 4  # each failed probe makes the pause this many times longer...
-GROWING_PAUSES = 3  # ...this many times; after that the budget is evidently spent: wait for the next minute
 logger = logging.getLogger(__name__)
 
 
@@ -104,17 +102,11 @@ def throttle_probe_answered(answered: bool) -> None:
 
 
 def _pause_length(current: float, cap: float | None) -> float:
-    """The first pause is brief (a sporadic 429 costs little); each failed probe makes it PAUSE_GROWTH times longer,
-    and after GROWING_PAUSES of them the caller waits for the next minute: a minute whose budget is spent as it
-    begins costs three more 429s (probes after 0.25 s, 1 s and 4 s, then the minute's end), and two sporadic 429s
-    in a row cost a second more. An outage's pauses stop growing at `cap` instead."""
+    """The first pause is brief (a sporadic 429 costs little); each failed probe makes it four times longer, so a
+    minute whose budget is really spent costs a few probes (after 0.25 s, 1 s, 4 s, 16 s, then the minute's end),
+    and two sporadic 429s in a row cost a second more, not sixteen."""
     base = settings.CHATWOOT_PAUSE_ON_429_SECONDS
-    if not current:
-        return min(base, cap or base)
-    longer = current * PAUSE_GROWTH
-    if longer > base * PAUSE_GROWTH ** (GROWING_PAUSES - 1):
-        longer = WINDOW.total_seconds()  # _pause_end stops it at the minute's end
-    return min(longer, cap or longer)
+    return min(current * 4, cap or 60.0) if current else min(base, cap or base)
 
 
 def _pause_end(now: datetime, seconds: float) -> datetime:
