@@ -320,6 +320,9 @@ def test_a_conversation_nexa_created_is_told_apart_on_arrival(handed_off, monkey
     payload["custom_attributes"] = {"handoff_id": "00000000-0000-0000-0000-000000000000"}  # not one of Nexa's
     payload["id"] += 1
     assert deliver(wire(payload)).json() == {"status": "accepted"} and len(queued) == 1
+    for odd in ({"event": "conversation_created"}, {"event": "conversation_created", "custom_attributes": "x"}):
+        assert deliver(wire(odd)).json() == {"status": "accepted"}  # stored all the same; its task records why not
+    assert len(queued) == 3
 
 
 # Variants.

@@ -106,9 +106,9 @@ def conversation_message_mirror(
 NEXAS_OWN = "conversa criada pelo próprio Nexa"
 
 
-def conversation_is_nexas(conversation: Conversation) -> bool:
-    """Nexa created it: it carries the `handoff_id` attribute of one of Nexa's handoffs (C.1)."""
-    handoff_id = conversation.custom_attributes.get("handoff_id")
+def conversation_is_nexas(custom_attributes: dict) -> bool:
+    """Nexa created the conversation: its `handoff_id` attribute names one of Nexa's handoffs (C.1)."""
+    handoff_id = custom_attributes.get("handoff_id")
     return bool(handoff_id) and Handoff.objects.filter(pk=_uuid_or_none(handoff_id)).exists()
 
 
@@ -120,7 +120,7 @@ def conversation_returned(*, conversation: Conversation, contact_id: int | None)
     writes a note of what happened since and goes back to the lead's agent when available (routing's sticky owner);
     "bot": Atlas answers it until it qualifies the lead again. Either way nobody is left waiting on a silent bot.
     """
-    if conversation_is_nexas(conversation):
+    if conversation_is_nexas(conversation.custom_attributes):
         return SyncResult(False, NEXAS_OWN)
     lead = Lead.objects.select_for_update().filter(chatwoot_contact_id=contact_id).first() if contact_id else None
     if lead is None:

@@ -11,7 +11,6 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from handoff import events
-from handoff.chatwoot import conversation_from
 from handoff.models import WebhookDelivery
 from handoff.services.conversations import NEXAS_OWN, conversation_is_nexas
 
@@ -46,8 +45,14 @@ def webhook_receive(*, body: str, headers: dict, payload: dict, delivery_id: str
 
 
 def _nexas_own_conversation(payload: dict) -> str | None:
-    """A conversation Nexa has just created is no news: why it needs no processing, or None."""
-    if payload["event"] == "conversation_created" and conversation_is_nexas(conversation_from(payload)):
+    """A conversation Nexa has just created is no news: why it needs no processing, or None. Read defensively: a
+    payload it cannot read is stored and left to its task, whose failure is recorded."""
+    attributes = payload.get("custom_attributes")
+    if (
+        payload["event"] == "conversation_created"
+        and isinstance(attributes, dict)
+        and conversation_is_nexas(attributes)
+    ):
         return NEXAS_OWN
     return None
 
