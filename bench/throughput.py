@@ -160,6 +160,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--limited-handoffs", type=int, default=1500, help="0 skips the rate-limited run.")
     parser.add_argument("--without-webhooks", action="store_true", help="The handoffs' cost alone.")
+    parser.add_argument("--without-baseline", action="store_true", help="Only the default settings' run.")
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
@@ -184,6 +185,7 @@ def main() -> None:
         )
         baseline = None
         runs = [("baseline: 1 thread", {"HANDOFF_THREADS": "1"}), ("default settings", {})] if args.handoffs else []
+        runs = runs[1:] if args.without_baseline else runs
         for run, (label, environment) in enumerate(runs):
             figures = run_once(
                 sandbox, port=port, handoffs=args.handoffs, run=run, budget=1_000_000, environment=environment

@@ -101,7 +101,7 @@ def lead_admin_save(*, lead: Lead, changed_fields: list[str], user=None) -> Lead
 
 def messages_add(*, lead: Lead, messages: list[NewMessage]) -> MessagesAdded:
     """Append messages to the lead's open bot conversation; a message whose external id is known is ignored."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # an error undoes the caller's transaction: nothing to keep apart
         conversation = _transcript_lock(lead)
         return _messages_insert(conversation, messages)
 
@@ -112,7 +112,7 @@ def history_add(*, lead: Lead, history: list[NewMessage]) -> MessagesAdded:
     Atlas sends the whole history with every trigger and text histories carry no ids, so each
     (sender, content) already stored is matched once against the snapshot, in order.
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # an error undoes the caller's transaction: nothing to keep apart
         conversation = _transcript_lock(lead)
         stored = Counter(conversation.messages.values_list("sender", "content"))
         fresh = []

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from handoff.chatwoot import Conversation
@@ -190,8 +190,7 @@ def resolution_apply(handoff: Handoff, lead: Lead, outcome: str) -> None:
 def _status_apply(handoff: Handoff, conversation: Conversation) -> str:
     status, labels = conversation.status, conversation.labels
     lead = handoff.lead  # read and locked with the handoff (_handoff_locked)
-    latest = Handoff.objects.exclude(state=Handoff.State.CANCELLED).latest_for(lead)
-    if latest is None or latest.pk != handoff.pk:
+    if handoff.superseded:
         return "conversa de uma transferência anterior: só registrada"
     if handoff.state != Handoff.State.DONE:
         # The lead is not handed off yet: the runner's finish applies the status recorded here (chatwoot_status,
@@ -270,10 +269,13 @@ def _phone_difference(lead: Lead, chatwoot_phone: str) -> str:
 
 
 def _handoff_locked(display_id: int | None) -> Handoff:
-    """The handoff that owns this conversation, with its lead: both rows locked (FOR UPDATE on the join)."""
+    """The handoff that owns this conversation, with its lead: both rows locked (FOR UPDATE on the join); and
+    whether the lead has a newer handoff (`superseded`: the conversation is an earlier handoff's)."""
+    newer = Handoff.objects.filter(lead_id=OuterRef("lead_id"), created_at__gt=OuterRef("created_at"))
     handoff = (
         Handoff.objects.select_for_update()
         .select_related("lead")
+        .annotate(superseded=Exists(newer.exclude(state=Handoff.State.CANCELLED)))
         .filter(
             Q(conversation_id=display_id, state__in=(Handoff.State.IN_PROGRESS, Handoff.State.DONE))
             # A returning lead's handoff takes its new conversation over: the lead's messages there are its own.

@@ -35,7 +35,7 @@ def handoff_create(
     It goes to `inbox_id`, else to the lead's inbox, a routing rule's, or the default (handoff_inbox_choose).
     `returned` is (contact id, conversation id) of the conversation a returning lead opened: the handoff takes it.
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # an error undoes the caller's transaction: nothing to keep apart
         latest = Handoff.objects.latest_for(lead)
         if latest and latest.is_active:  # a lead's active handoff is its newest (a retry needs there be none newer)
             return latest

@@ -23,7 +23,7 @@ from handoff.models import Handoff, HandoffEvent
 from handoff.services import steps
 from handoff.services.chatwoot import chatwoot_for
 from handoff.services.lifecycle import handoff_event
-from handoff.services.steps.note import handoff_note_parts
+from handoff.services.steps.note import handoff_history, handoff_note_parts
 
 Kind = HandoffEvent.Kind
 
@@ -52,13 +52,20 @@ class HandoffRun:
         self.contact_created = False
         self.conversation_created = False
         self.reused = None  # the conversation reused in this attempt, as Chatwoot listed it
+        self._history = None
         self._note_parts = None
+
+    def history(self) -> list:
+        """The lead's messages up to the first attempt, read once per attempt: fixed by history_until."""
+        if self._history is None:
+            self._history = handoff_history(self.handoff)
+        return self._history
 
     def note_parts(self) -> list[str]:
         """The bot-history note, rendered once per attempt: its history is fixed (history_until), and the WhatsApp
         window it may warn of is decided by the conversation step before either step renders it."""
         if self._note_parts is None:
-            self._note_parts = handoff_note_parts(self.handoff)
+            self._note_parts = handoff_note_parts(self.handoff, self.history())
         return self._note_parts
 
     def checkpoint(self, **fields) -> None:

@@ -27,7 +27,7 @@ def contact(run, client: ChatwootClient) -> None:
     if not handoff.contact_synced or not handoff.contact_source_id:
         found = found or client.contact_get(handoff.contact_id)
     if not handoff.contact_synced:
-        changes = {"custom_attributes": _contact_attributes(lead)}  # B.5: merged
+        changes = {"custom_attributes": _contact_attributes(lead, run.history())}  # B.5: merged
         if found.identifier.startswith(LEGACY_IDENTIFIER_PREFIX):  # never a JID Evolution wrote
             changes["identifier"] = None
         client.contact_update(handoff.contact_id, **changes)
@@ -58,7 +58,7 @@ def _contact_find_or_create(run, client: ChatwootClient, lead: Lead) -> Contact:
         "name": lead.name[:255],
         "email": lead.email,
         "phone_number": lead.phone,
-        "custom_attributes": _contact_attributes(lead),
+        "custom_attributes": _contact_attributes(lead, run.history()),
     }
     run.contact_absent = True
     try:
@@ -111,19 +111,14 @@ def _contact_find(client: ChatwootClient, lead: Lead) -> Contact | None:
     return None
 
 
-def _contact_attributes(lead: Lead) -> dict:
-    last_bot = (
-        Message.objects.filter(conversation__lead=lead, sender=Message.Sender.BOT)
-        .order_by("-created_at", "-id")
-        .values_list("content", flat=True)
-        .first()
-    )
+def _contact_attributes(lead: Lead, history: list[Message]) -> dict:
+    last_bot = next((message.content for message in reversed(history) if message.sender == Message.Sender.BOT), "")
     return {
         "atlas_lead_id": lead.external_id or str(lead.pk),
         "qualification_score": lead.qualification_score,
         "interest": lead.interest[:ATTRIBUTE_MAX],
         "source": "atlas_nexa",
-        "last_bot_message": (last_bot or "")[:ATTRIBUTE_MAX],
+        "last_bot_message": last_bot[:ATTRIBUTE_MAX],
     }
 
 

@@ -66,11 +66,10 @@ def _conversation_create(run, client: ChatwootClient) -> None:
     # The create carries part 1: after a lost answer, look before posting. In a WhatsApp inbox a conversation the
     # lead never wrote in takes no free text (CHANNELS §3): part 1 says so.
     closed = run.inbox.kind == ChatwootInbox.Kind.WHATSAPP
-    run.checkpoint(note_pending_part=1, reply_window_closed=closed)
+    # Routing is decided (and saved) before the create, which assigns in the same call (C.1: assignee_id, team_id).
+    routing = {} if handoff.routing else {"routing": routing_for(run, client)}
+    run.checkpoint(note_pending_part=1, reply_window_closed=closed, **routing)
     parts = run.note_parts()
-    if not handoff.routing:
-        # Decided (and saved) before the create, which assigns in the same call (C.1: assignee_id, team_id).
-        run.checkpoint(routing=routing_for(run, client))
     owner = {"assignee_id": handoff.routing.get("agent_id"), "team_id": handoff.routing.get("team_id")}
     try:
         created = client.conversation_create(

@@ -43,19 +43,24 @@ def labels(run, client: ChatwootClient) -> None:
     run.checkpoint(labels=wanted)
 
 
-def handoff_note_parts(handoff: Handoff) -> list[str]:
-    """The history up to the first attempt (history_until), so every attempt renders the same parts.
+def handoff_history(handoff: Handoff) -> list[Message]:
+    """The lead's messages up to the first attempt (history_until), oldest first: what every attempt renders."""
+    history = Message.objects.filter(conversation__lead_id=handoff.lead_id, created_at__lte=handoff.history_until)
+    return list(history.order_by("created_at", "id"))
+
+
+def handoff_note_parts(handoff: Handoff, history: list[Message]) -> list[str]:
+    """The note of `history` (handoff_history), so every attempt renders the same parts.
 
     A returning lead's note shows its earlier handoff and the messages since it ended.
     """
-    history = Message.objects.filter(conversation__lead_id=handoff.lead_id, created_at__lte=handoff.history_until)
     earlier = _earlier_handoff(handoff) if handoff.trigger == Handoff.Trigger.RETURNED else None
     if earlier is not None and earlier.finished_at:
-        history = history.filter(created_at__gt=earlier.finished_at)
+        history = [message for message in history if message.created_at > earlier.finished_at]
     return note_parts(
         handoff_id=handoff.pk,
         lead=handoff.lead,
-        messages=list(history.order_by("created_at", "id")),
+        messages=history,
         score=handoff.score,
         max_chars=settings.HANDOFF_NOTE_MAX_CHARS,
         returning=_earlier_summary(earlier) if earlier is not None else "",
