@@ -30,7 +30,7 @@ PAUSED = "Chamadas ao Chatwoot em pausa (429 ou Chatwoot fora do ar)"
 PROBING = "Sondando o Chatwoot depois de uma pausa"
 PROBE_POLL = timedelta(seconds=0.1)  # how often the others look whether the probe got through
 SHORT_PAUSE_SECONDS = 10  # a worker waits a pause this short out instead of giving its handoff back
-OUTAGE_PAUSE_CAP = 8.0  # seconds: the longest pause while Chatwoot is unreachable, so its return is seen soon
+OUTAGE_PAUSE_CAP = 4.0  # seconds: the longest pause while Chatwoot is unreachable, so its return is seen soon
 logger = logging.getLogger(__name__)
 
 

@@ -618,6 +618,33 @@ def test_an_unknown_agent_in_a_rule_fails_with_the_fix_instead_of_recording_a_wr
     assert "agente 99" in handoff.last_error and handoff.assignee_id is None
 
 
+def test_progress_saved_later_is_kept_when_the_attempt_stops_and_a_repeat_writes_nothing_twice(chatwoot, settings):
+    """The labels' checkpoint waits for the next one (checkpoint(later=True)): an attempt that stops in the
+    assignment step still saves it with its outcome; lost (the worker killed), the repeat only reads the labels."""
+    from django.core.cache import cache
+
+    from handoff.models import RoutingRule
+    from handoff.services import handoff_retry
+
+    RoutingRule.objects.create(name="Fantasma", strategy="fixed", agent_ids="99")
+    agent = {"id": 99, "name": "Fantasma", "email": "", "role": "agent", "availability_status": "online"}
+    cache.set("nexa:chatwoot:1:agents", [agent], 60)
+    handoff = settle(qualified_lead())
+    assert handoff.state == Handoff.State.FAILED and "agente 99" in handoff.last_error
+    assert handoff.labels == settings.HANDOFF_LABELS  # saved with the failure
+
+    RoutingRule.objects.all().delete()
+    # The rule fixed (its saved decision dropped), and the labels as if the worker had died before saving them.
+    Handoff.objects.filter(pk=handoff.pk).update(routing={}, labels=None)
+    calls = ChatwootCall.objects.count()
+    handoff = settle(handoff_retry(handoff=handoff, user=None).lead)
+    assert handoff.state == Handoff.State.DONE and handoff.labels == settings.HANDOFF_LABELS
+    repeat = [f"{c.method} {c.path}" for c in ChatwootCall.objects.order_by("id")[calls:]]
+    labels = f"/conversations/{handoff.conversation_id}/labels"
+    assert f"GET {labels}" in repeat and f"POST {labels}" not in repeat
+    assert chatwoot_rows(chatwoot)["conversations"][0]["labels"] == settings.HANDOFF_LABELS
+
+
 def test_an_unknown_team_fails_with_the_fix(chatwoot):
     from handoff.models import RoutingRule
 

@@ -169,7 +169,7 @@ def test_an_outage_pause_grows_each_time_but_stays_short(backend, settings, cloc
         lengths.append((until - start).total_seconds())
         throttle.time.sleep(lengths[-1])
         assert throttle.throttle_before_call() is True
-    assert lengths == [0.5, 2, 8, 8, 8]  # Chatwoot's return is seen within OUTAGE_PAUSE_CAP
+    assert lengths == [0.5, 2, 4, 4, 4]  # Chatwoot's return is seen within OUTAGE_PAUSE_CAP
 
 
 def test_each_429_to_a_probe_lengthens_the_pause_but_never_past_the_next_minute(backend, settings, clock):

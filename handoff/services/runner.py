@@ -54,6 +54,7 @@ class HandoffRun:
         self.reused = None  # the conversation reused in this attempt, as Chatwoot listed it
         self._history = None
         self._note_parts = None
+        self.unsaved = {}  # checkpoint(later=True) fields not saved yet
 
     def history(self) -> list:
         """The lead's messages up to the first attempt, read once per attempt: fixed by history_until."""
@@ -68,13 +69,21 @@ class HandoffRun:
             self._note_parts = handoff_note_parts(self.handoff, self.history())
         return self._note_parts
 
-    def checkpoint(self, **fields) -> None:
-        """Save progress at once, and only while we still hold the lease."""
-        updated = Handoff.objects.held(self.handoff.pk, self.token).update(**fields, updated_at=timezone.now())
-        if not updated:
-            raise LeaseLost(self.handoff.pk)
+    def checkpoint(self, *, later: bool = False, **fields) -> None:
+        """Save progress at once, and only while we still hold the lease.
+
+        `later`: progress whose loss costs only a repeat that writes nothing twice in Chatwoot (a read, or no call)
+        is saved with the next checkpoint, or with the attempt's outcome.
+        """
         for name, value in fields.items():
             setattr(self.handoff, name, value)
+        self.unsaved.update(fields)
+        if later:
+            return
+        updated = Handoff.objects.held(self.handoff.pk, self.token).update(**self.unsaved, updated_at=timezone.now())
+        if not updated:
+            raise LeaseLost(self.handoff.pk)
+        self.unsaved = {}
 
 
 def handoff_process(*, handoff_id) -> str:
@@ -196,4 +205,5 @@ def _fail(run: HandoffRun, reason: str) -> None:
 
 
 def _settle(run: HandoffRun, **fields) -> bool:
+    fields = {**run.unsaved, **fields}
     return bool(Handoff.objects.held(run.handoff.pk, run.token).update(**fields, updated_at=timezone.now()))

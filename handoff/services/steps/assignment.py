@@ -33,7 +33,7 @@ def assignment(run, client: ChatwootClient) -> None:
                 "Corrija a regra de roteamento e repita a transferência."
             )
         run.checkpoint(assignee_id=agent.id, assignee_name=agent.name)
-    run.checkpoint(assignment_done=True)
+    run.checkpoint(assignment_done=True, later=True)  # a repeat finds the team and agent saved: no call
     handoff_event(handoff, Kind.ASSIGNED, decision.get("reason") or "Atribuição concluída.", **decision)
 
 

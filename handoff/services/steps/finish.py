@@ -17,10 +17,15 @@ def finish(run) -> None:
     handoff = run.handoff
     now = timezone.now()
     with transaction.atomic():
-        # The handoff row first, then the lead, as services.conversations locks them: a status Chatwoot reported
+        # Both rows locked by one read of the join, as services.conversations locks them: a status Chatwoot reported
         # while this handoff was in progress is read here, or its webhook waits and then finds the handoff done.
-        reported = Handoff.objects.select_for_update().values("chatwoot_status", "outcome").get(pk=handoff.pk)
-        lead = Lead.objects.select_for_update().get(pk=handoff.lead_id)
+        reported = (
+            Handoff.objects.select_for_update()
+            .select_related("lead")
+            .only("chatwoot_status", "outcome", "lead")
+            .get(pk=handoff.pk)
+        )
+        lead = reported.lead
         lead.status = Lead.Status.HANDED_OFF
         lead.chatwoot_contact_id, lead.chatwoot_conversation_id = handoff.contact_id, handoff.conversation_id
         lead.chatwoot_inbox_id = handoff.inbox_id  # the lead's next handoffs go where this one went
@@ -41,8 +46,8 @@ def finish(run) -> None:
         warning = whatsapp_window_warning(handoff)
         done = f"Com um humano no Chatwoot (conversa {handoff.conversation_id})."
         handoff_event(handoff, Kind.DONE, f"{done} ⚠️ {warning}" if warning else done)
-        if reported["chatwoot_status"] == "resolved":
-            _resolved_meanwhile(handoff, lead, reported["outcome"])
+        if reported.chatwoot_status == "resolved":
+            _resolved_meanwhile(handoff, lead, reported.outcome)
 
 
 def _resolved_meanwhile(handoff: Handoff, lead: Lead, outcome: str) -> None:

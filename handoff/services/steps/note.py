@@ -40,7 +40,7 @@ def labels(run, client: ChatwootClient) -> None:
     wanted = current + [label for label in settings.HANDOFF_LABELS if label not in current]
     if wanted != current:
         client.conversation_labels_set(handoff.conversation_id, wanted)
-    run.checkpoint(labels=wanted)
+    run.checkpoint(labels=wanted, later=True)  # a repeat reads the labels, finds them merged and writes nothing
 
 
 def handoff_history(handoff: Handoff) -> list[Message]:
