@@ -102,7 +102,7 @@ def lead_admin_save(*, lead: Lead, changed_fields: list[str], user=None) -> Lead
 def messages_add(*, lead: Lead, messages: list[NewMessage]) -> MessagesAdded:
     """Append messages to the lead's open bot conversation; a message whose external id is known is ignored."""
     with transaction.atomic(savepoint=False):  # an error undoes the caller's transaction: nothing to keep apart
-        conversation = _transcript_lock(lead)
+        conversation, _ = _transcript_lock(lead)
         return _messages_insert(conversation, messages)
 
 
@@ -113,8 +113,8 @@ def history_add(*, lead: Lead, history: list[NewMessage]) -> MessagesAdded:
     (sender, content) already stored is matched once against the snapshot, in order.
     """
     with transaction.atomic(savepoint=False):  # an error undoes the caller's transaction: nothing to keep apart
-        conversation = _transcript_lock(lead)
-        stored = Counter(conversation.messages.values_list("sender", "content"))
+        conversation, started = _transcript_lock(lead)
+        stored = Counter() if started else Counter(conversation.messages.values_list("sender", "content"))
         fresh = []
         for new in history:
             if stored[(new.sender, new.content)] > 0:
@@ -158,14 +158,14 @@ def _qualified_notify(lead: Lead, was: str, *, trigger: str, user=None) -> None:
         lead_qualified.send(sender=Lead, lead=lead, trigger=trigger, user=user)
 
 
-def _conversation_open_or_start(lead: Lead) -> BotConversation:
-    return selectors.conversation_open(lead=lead) or BotConversation.objects.create(lead=lead)
-
-
-def _transcript_lock(lead: Lead) -> BotConversation:
-    """Lock the lead row, so writers of one transcript take turns, and return its open conversation."""
+def _transcript_lock(lead: Lead) -> tuple[BotConversation, bool]:
+    """Lock the lead row, so writers of one transcript take turns; its open conversation, and whether it was just
+    started (then it holds no message yet)."""
     Lead.objects.select_for_update().filter(pk=lead.pk).first()
-    return _conversation_open_or_start(lead)
+    conversation = selectors.conversation_open(lead=lead)
+    if conversation:
+        return conversation, False
+    return BotConversation.objects.create(lead=lead), True
 
 
 def _messages_insert(conversation: BotConversation, messages: list[NewMessage]) -> MessagesAdded:

@@ -210,6 +210,16 @@ def test_a_write_whose_answer_is_lost_is_never_repeated(chatwoot, faults, settin
     assert len(private_notes(chatwoot)) == len(handoff.note_message_ids) >= 2
 
 
+def test_the_conversation_its_own_lost_create_made_is_not_asked_for_labels(chatwoot, faults, settings):
+    """Found marked right after this attempt's create lost its answer: seconds old, it has no label to merge."""
+    faults.add(Rule("POST", r"/conversations$", "timeout_after_success"))
+    handoff = settle(qualified_lead())
+    assert faults.fired and handoff.state == Handoff.State.DONE and handoff.attempts == 1
+    assert not ChatwootCall.objects.filter(method="GET", path__endswith="/labels").exists()
+    assert chatwoot_rows(chatwoot)["conversations"][0]["labels"] == settings.HANDOFF_LABELS
+    assert_exactly_once(chatwoot)
+
+
 STEP_CALLS = [
     ("POST", r"/contacts/filter"),
     ("POST", r"/contacts$"),

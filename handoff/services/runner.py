@@ -51,6 +51,7 @@ class HandoffRun:
         self.contact_absent = False  # the contact step looked, found nothing, and no create may have made it since
         self.contact_created = False
         self.conversation_created = False
+        self.conversation_sent = False  # a create whose answer was lost: the conversation found marked is this one
         self.reused = None  # the conversation reused in this attempt, as Chatwoot listed it
         self._history = None
         self._note_parts = None

@@ -36,6 +36,8 @@ def conversation(run, client: ChatwootClient) -> None:
         # An earlier write succeeded without an answer: a create (whose first message is our note's first
         # part), or the attributes of a reused conversation (conversation_reused was saved before it).
         handoff_event(handoff, Kind.CONVERSATION, f"Conversa {ours.id} já marcada por esta transferência.")
+        # Created by this attempt's create, seconds ago: no label to keep (the labels step need not read them).
+        run.conversation_created = run.conversation_sent
         pending = 1 if not handoff.note_message_ids else None
         run.checkpoint(conversation_id=ours.id, note_pending_part=pending, **owner_taken(handoff, ours))
         return
@@ -83,7 +85,7 @@ def _conversation_create(run, client: ChatwootClient) -> None:
         )
     except ChatwootTransientError as err:
         if err.ambiguous:  # the new contact may have this create's conversation now: the step run again looks
-            run.contact_created = False
+            run.contact_created, run.conversation_sent = False, True
         raise
     if created.custom_attributes.get("handoff_id") != str(handoff.pk):
         # C.1: an inbox locked to a single conversation answers a create with the contact's last conversation.
