@@ -116,6 +116,7 @@ class Meter:
 
     def measure(self, phase: str, work, *, profile: bool = False):
         database_started = database_cpu()
+        connection.queries_log.clear()  # it keeps at most 9000: a long run would stop counting
         started = time.thread_time()
         with CaptureQueriesContext(connection) as queries:
             if profile:

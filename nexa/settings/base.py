@@ -88,12 +88,6 @@ else:
     RUNSERVER = sys.argv[1:2] == ["runserver"]
     DATABASES["default"].setdefault("CONN_MAX_AGE", 0 if RUNSERVER else env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
-    # Parameters bound by the server, and a statement run twice on a connection prepared: PostgreSQL parses and plans
-    # the handoff's repeated statements once per connection, and psycopg quotes no values in Python (bench/cpu.py:
-    # about a quarter less of PostgreSQL's CPU per handoff). A pooler in transaction mode (PgBouncer before 1.21)
-    # cannot keep prepared statements: set DATABASE_SERVER_SIDE_BINDING=false behind one.
-    if env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):
-        DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 2})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")
