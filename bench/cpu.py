@@ -49,16 +49,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_api_key.models import APIKey
 
-from bench.servers import CLOCK_TICKS
+from bench.servers import database_empty, process_cpu_seconds
 from bench.throughput import trigger
 from chatwoot_sandbox import Sandbox
 from chatwoot_sandbox.webhooks import chatwoot_json, delivery_headers
 from handoff.events import HANDLERS
-from handoff.models import ChatwootCall, Handoff, HandoffDispatcher, WebhookDelivery
+from handoff.models import ChatwootCall, Handoff, WebhookDelivery
 from handoff.services import dispatcher, handoff_process, webhook_process
 from handoff.services import webhooks as receiver
 from handoff.webhooks import webhook_authenticate
-from leads.models import Lead
 
 SECRET = "bench-webhook-secret"
 PHASES = ("post", "attempt", "hook_post", "hook_task")
@@ -69,12 +68,8 @@ def database_cpu() -> float:
     """CPU seconds of this connection's PostgreSQL server process (0 on SQLite: it runs in this thread)."""
     if connection.vendor != "postgresql":
         return 0.0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    connection.ensure_connection()
+    return process_cpu_seconds(connection.connection.info.backend_pid)
 
 
 class FloorTrigger(APIView):
@@ -139,8 +134,7 @@ def main() -> None:
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
-    for model in (Lead, ChatwootCall, WebhookDelivery, HandoffDispatcher):
-        model.objects.all().delete()
+    database_empty()
     sandbox = Sandbox(token="bench-token").start()
     settings.CHATWOOT_BASE_URL, settings.CHATWOOT_API_TOKEN = sandbox.base_url, "bench-token"
     settings.CHATWOOT_ACCOUNT_ID, settings.CHATWOOT_INBOX_ID = 1, 1

@@ -38,10 +38,9 @@ from django.conf import settings
 from django.core.management import call_command
 from rest_framework_api_key.models import APIKey
 
-from bench.servers import nexa_running
+from bench.servers import database_empty, nexa_running
 from chatwoot_sandbox import Sandbox
-from handoff.models import ChatwootCall, Handoff, HandoffDispatcher
-from leads.models import Lead
+from handoff.models import ChatwootCall, Handoff
 
 FAULTS = ("error", "reset", "timeout_after_commit")  # error: 500/502/503 (chatwoot_sandbox/faults.py)
 CLIENTS = 8
@@ -96,9 +95,7 @@ def duplicates(sandbox: Sandbox) -> int:
 
 
 def scenario_run(name: str, sandbox: Sandbox, args, seed: int) -> dict:
-    Lead.objects.all().delete()
-    HandoffDispatcher.objects.all().delete()  # a run stopped mid-way may have left its lease
-    ChatwootCall.objects.all().delete()
+    database_empty()
     sandbox.reset()
     sandbox.set_faults()
     sandbox.set_rate_limit(None)

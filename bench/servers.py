@@ -18,6 +18,18 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WEB_WORKERS = 3  # what the image runs (WEB_CONCURRENCY in the Dockerfile)
 
 
+def database_empty() -> None:
+    """What a measured run starts from: no leads (their handoffs, transcripts and events go with them), no Chatwoot
+    call or webhook delivery, no dispatcher lease a run stopped mid-way left, no task another benchmark queued."""
+    from django_q.models import OrmQ
+
+    from handoff.models import ChatwootCall, HandoffDispatcher, WebhookDelivery
+    from leads.models import Lead
+
+    for model in (Lead, HandoffDispatcher, ChatwootCall, WebhookDelivery, OrmQ):
+        model.objects.all().delete()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -135,16 +147,29 @@ def cpu_seconds(*, group: int | None = None, command: str | None = None) -> floa
     Each process's reaped children count too (cutime, cstime): PostgreSQL's ended backends, gunicorn's
     replaced workers.
     """
-    total = 0
+    total = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            name, fields = _stat(int(entry.name))
         except OSError:
             continue  # the process ended while we looked
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
         if (group is not None and int(fields[2]) == group) or (command is not None and name == command):
-            total += sum(int(value) for value in fields[11:15])
-    return total / CLOCK_TICKS
+            total += _cpu(fields)
+    return total
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process (its reaped children's too, as cpu_seconds counts them)."""
+    return _cpu(_stat(pid)[1])
+
+
+def _stat(pid: int) -> tuple[str, list[str]]:
+    """The command name and the fields after it in /proc/PID/stat (the name may hold spaces and parentheses)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+
+
+def _cpu(fields: list[str]) -> float:
+    return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS  # utime, stime, cutime, cstime

@@ -39,11 +39,10 @@ from django.conf import settings
 from django.core.management import call_command
 from rest_framework_api_key.models import APIKey
 
-from bench.servers import cpu_seconds, free_port, memory_mb, nexa_running
+from bench.servers import cpu_seconds, database_empty, free_port, memory_mb, nexa_running
 from chatwoot_sandbox import Sandbox
 from handoff.events import HANDLERS
-from handoff.models import ChatwootCall, Handoff, HandoffDispatcher, WebhookDelivery
-from leads.models import Lead
+from handoff.models import ChatwootCall, Handoff, WebhookDelivery
 
 CHATWOOT_RATE_LIMIT = 3000  # per minute, Chatwoot's default (API-NOTES G)
 AREA_CODES = ("11", "21", "31", "41", "51", "61", "71", "81", "91", "27")  # a fresh set of phones for each run
@@ -117,10 +116,7 @@ class MemoryPeak(threading.Thread):
 
 def run_once(sandbox: Sandbox, *, port: int, handoffs: int, run: int, budget: int, environment: dict) -> dict:
     """One measured run on an empty database; returns its figures."""
-    Lead.objects.all().delete()
-    HandoffDispatcher.objects.all().delete()  # a run stopped mid-way may have left its lease
-    ChatwootCall.objects.all().delete()
-    WebhookDelivery.objects.all().delete()
+    database_empty()
     sandbox.reset()
     key = APIKey.objects.create_key(name=f"bench-{run}")[1]
     environment = {"CHATWOOT_WEBHOOK_SECRETS": WEBHOOK_SECRET, **environment}
@@ -183,14 +179,15 @@ def main() -> None:
             f"{'run':36} {'handoffs/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'calls':>6} {'hooks':>6} "
             f"{'CPU ms/handoff':>32} {'PSS/RSS MB':>12}"
         )
-        baseline = None
-        runs = [("baseline: 1 thread", {"HANDOFF_THREADS": "1"}), ("default settings", {})] if args.handoffs else []
-        runs = runs[1:] if args.without_baseline else runs
+        baseline, baseline_run = None, ("baseline: 1 thread", {"HANDOFF_THREADS": "1"})
+        runs = ([] if args.without_baseline else [baseline_run]) + [("default settings", {})]
+        runs = runs if args.handoffs else []
         for run, (label, environment) in enumerate(runs):
             figures = run_once(
                 sandbox, port=port, handoffs=args.handoffs, run=run, budget=1_000_000, environment=environment
             )
-            baseline = baseline or figures["rate"]
+            if (label, environment) == baseline_run:
+                baseline = figures["rate"]
             show(f"{args.handoffs} handoffs, {label}", figures, baseline)
         if args.limited_handoffs:
             sandbox.set_rate_limit(CHATWOOT_RATE_LIMIT)

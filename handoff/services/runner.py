@@ -5,6 +5,7 @@ import random
 import time
 import uuid
 from datetime import timedelta
+from functools import cached_property
 
 from django.conf import settings
 from django.db.models import F, Value
@@ -53,22 +54,18 @@ class HandoffRun:
         self.conversation_created = False
         self.conversation_sent = False  # a create whose answer was lost: the conversation found marked is this one
         self.reused = None  # the conversation reused in this attempt, as Chatwoot listed it
-        self._history = None
-        self._note_parts = None
         self.unsaved = {}  # checkpoint(later=True) fields not saved yet
 
+    @cached_property
     def history(self) -> list:
         """The lead's messages up to the first attempt, read once per attempt: fixed by history_until."""
-        if self._history is None:
-            self._history = handoff_history(self.handoff)
-        return self._history
+        return handoff_history(self.handoff)
 
+    @cached_property
     def note_parts(self) -> list[str]:
         """The bot-history note, rendered once per attempt: its history is fixed (history_until), and the WhatsApp
         window it may warn of is decided by the conversation step before either step renders it."""
-        if self._note_parts is None:
-            self._note_parts = handoff_note_parts(self.handoff, self.history())
-        return self._note_parts
+        return handoff_note_parts(self.handoff, self.history)
 
     def checkpoint(self, *, later: bool = False, **fields) -> None:
         """Save progress at once, and only while we still hold the lease.

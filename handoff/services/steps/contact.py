@@ -27,7 +27,7 @@ def contact(run, client: ChatwootClient) -> None:
     if not handoff.contact_synced or not handoff.contact_source_id:
         found = found or client.contact_get(handoff.contact_id)
     if not handoff.contact_synced:
-        changes = {"custom_attributes": _contact_attributes(lead, run.history())}  # B.5: merged
+        changes = {"custom_attributes": _contact_attributes(lead, run.history)}  # B.5: merged
         if found.identifier.startswith(LEGACY_IDENTIFIER_PREFIX):  # never a JID Evolution wrote
             changes["identifier"] = None
         client.contact_update(handoff.contact_id, **changes)
@@ -58,7 +58,7 @@ def _contact_find_or_create(run, client: ChatwootClient, lead: Lead) -> Contact:
         "name": lead.name[:255],
         "email": lead.email,
         "phone_number": lead.phone,
-        "custom_attributes": _contact_attributes(lead, run.history()),
+        "custom_attributes": _contact_attributes(lead, run.history),
     }
     run.contact_absent = True
     try:

@@ -71,7 +71,7 @@ def _conversation_create(run, client: ChatwootClient) -> None:
     # Routing is decided (and saved) before the create, which assigns in the same call (C.1: assignee_id, team_id).
     routing = {} if handoff.routing else {"routing": routing_for(run, client)}
     run.checkpoint(note_pending_part=1, reply_window_closed=closed, **routing)
-    parts = run.note_parts()
+    parts = run.note_parts
     owner = {"assignee_id": handoff.routing.get("agent_id"), "team_id": handoff.routing.get("team_id")}
     try:
         created = client.conversation_create(

@@ -13,7 +13,7 @@ from leads.models import Lead, Message
 def note(run, client: ChatwootClient) -> None:
     """c. Post each part of the bot-history note once; after a lost answer, look for the part's marker first."""
     handoff = run.handoff
-    parts = run.note_parts()
+    parts = run.note_parts
     ids = list(handoff.note_message_ids)
     while len(ids) < len(parts):
         part = len(ids) + 1
