@@ -7,7 +7,7 @@ answering after --latency-ms and posting its webhooks back to Nexa, signed, as C
 Nexa to receive and process counts in its cost. It posts --handoffs Atlas triggers to POST /api/v1/handoffs/ from 8
 threads and waits until every handoff is done and every webhook processed. It prints handoffs per second (first post
 to last handoff done), the time from trigger to done (p50/p95, queueing included), Chatwoot calls and webhooks per
-handoff, CPU per handoff (web and worker processes, PostgreSQL apart, webhooks included; then this process's own: the
+handoff, CPU per handoff (web + worker processes, PostgreSQL apart, webhooks included; then this process's own: the
 sandbox and the clients, which share the machine), and the peak memory of web + worker (PSS: the sum a machine or a
 container holds; RSS: shared pages counted in every process).
 The baseline, measured in the same run: HANDOFF_THREADS=1, one attempt at a time (as one worker process ran them).
@@ -124,13 +124,13 @@ def run_once(sandbox: Sandbox, *, port: int, handoffs: int, run: int, budget: in
         groups = (nexa.web.pid, nexa.worker.pid)
         memory = MemoryPeak(*groups)
         memory.start()
-        before = sum(cpu_seconds(group=group) for group in groups), cpu_seconds(command="postgres"), time.process_time()
+        before = [cpu_seconds(group=group) for group in groups] + [cpu_seconds(command="postgres"), time.process_time()]
         start = time.perf_counter()
         post_triggers(nexa.base_url, key, handoffs, run)
         wait_done(handoffs, timeout=max(120, handoffs * 2))
         elapsed = time.perf_counter() - start
         webhooks_settled(sandbox, timeout=max(60, handoffs))
-        after = sum(cpu_seconds(group=group) for group in groups), cpu_seconds(command="postgres"), time.process_time()
+        after = [cpu_seconds(group=group) for group in groups] + [cpu_seconds(command="postgres"), time.process_time()]
         memory.done.set()
     latencies = sorted(
         (h.finished_at - h.created_at).total_seconds() * 1000 for h in Handoff.objects.filter(state="done")
@@ -141,9 +141,10 @@ def run_once(sandbox: Sandbox, *, port: int, handoffs: int, run: int, budget: in
         "p95": latencies[int(len(latencies) * 0.95) - 1],
         "calls": ChatwootCall.objects.count() / handoffs,
         "webhooks": WebhookDelivery.objects.count() / handoffs,
-        "cpu_nexa_ms": (after[0] - before[0]) * 1000 / handoffs,
-        "cpu_postgres_ms": (after[1] - before[1]) * 1000 / handoffs,
-        "cpu_bench_ms": (after[2] - before[2]) * 1000 / handoffs,  # this process: the sandbox and the clients
+        "cpu_web_ms": (after[0] - before[0]) * 1000 / handoffs,
+        "cpu_worker_ms": (after[1] - before[1]) * 1000 / handoffs,
+        "cpu_postgres_ms": (after[2] - before[2]) * 1000 / handoffs,
+        "cpu_bench_ms": (after[3] - before[3]) * 1000 / handoffs,  # this process: the sandbox and the clients
         "pss": memory.pss,
         "rss": memory.rss,
         "rejected_429": sum(1 for r in sandbox.requests if r.outcome == 429),
@@ -227,8 +228,10 @@ def report_budget_use(figures: dict) -> None:
 
 
 def show(label: str, figures: dict, baseline: float | None) -> None:
-    nexa, postgres, sandbox = (f"{figures[key]:.0f}" for key in ("cpu_nexa_ms", "cpu_postgres_ms", "cpu_bench_ms"))
-    cpu = f"{nexa} Nexa + {postgres} PG ({sandbox} sandbox)"
+    web, worker, postgres, sandbox = (
+        figures[key] for key in ("cpu_web_ms", "cpu_worker_ms", "cpu_postgres_ms", "cpu_bench_ms")
+    )
+    cpu = f"{web:.0f}+{worker:.0f} Nexa + {postgres:.0f} PG ({sandbox:.0f} sandbox)"
     ratio = f"  {figures['rate'] / baseline:.1f}× baseline" if baseline else ""
     print(
         f"{label:36} {figures['rate']:10.2f} {figures['p50']:8.0f} {figures['p95']:8.0f} {figures['calls']:6.1f} "

@@ -697,6 +697,29 @@ def test_a_single_message_longer_than_a_part_is_continued_not_cut(chatwoot, sett
 
 
 @pytest.mark.parametrize(
+    ("method", "path", "lookup", "looked_before"),
+    [
+        ("PATCH", r"/contacts/\d+$", r"^/contacts/\d+$", 0),  # found by the filter: not read, then not again
+        ("POST", r"/conversations$", r"^/contacts/\d+/conversations$", 1),
+    ],
+    ids=["contact-update", "conversation-create"],
+)
+@pytest.mark.parametrize(("kind", "looks_again"), [("status:503", 0), ("status:429", 0), ("timeout_after_success", 1)])
+def test_an_existing_contact_is_read_again_only_after_a_lost_answer(
+    chatwoot, faults, method, path, lookup, looked_before, kind, looks_again
+):
+    """A step run again after a failure that wrote nothing uses what it read: only a lost answer may have changed
+    the contact or its conversations unseen."""
+    body = {"name": "Mariana", "phone_number": "+5511987654321"}
+    requests.post(f"{chatwoot.base_url}/api/v1/accounts/1/contacts", json=body, headers=HEADERS, timeout=5)
+    faults.add(Rule(method, path, kind))
+    handoff = settle(qualified_lead())
+    assert faults.fired and handoff.state == Handoff.State.DONE and handoff.attempts == 1
+    assert ChatwootCall.objects.filter(method="GET", path__regex=lookup).count() == looked_before + looks_again
+    assert_exactly_once(chatwoot)
+
+
+@pytest.mark.parametrize(
     ("path", "lookup", "looked_before"),
     [(r"/contacts$", r"/contacts/filter$", 1), (r"/conversations$", r"/contacts/\d+/conversations$", 0)],
     ids=["contact-create", "conversation-create"],

@@ -54,6 +54,10 @@ class HandoffRun:
         self.conversation_created = False
         self.conversation_sent = False  # a create whose answer was lost: the conversation found marked is this one
         self.reused = None  # the conversation reused in this attempt, as Chatwoot listed it
+        # What this attempt read and may read again in a step run again: still true after a failure that wrote
+        # nothing (a 5xx, a refused connection, a 429); forgotten after one whose answer was lost.
+        self.contact = None  # the contact as found or read
+        self.conversations = None  # the contact's conversations as listed
         self.unsaved = {}  # checkpoint(later=True) fields not saved yet
 
     @cached_property
@@ -136,7 +140,9 @@ def _step_with_retries(step, run: HandoffRun, client) -> None:
         try:
             step(run, client)
             return
-        except ChatwootTransientError:
+        except ChatwootTransientError as err:
+            if err.ambiguous:
+                run.contact = run.conversations = None
             if last:
                 raise
             time.sleep(random.uniform(0.5, 1.0) * settings.HANDOFF_STEP_RETRY_SECONDS * 2 ** min(retry, 3))

@@ -25,7 +25,7 @@ def contact(run, client: ChatwootClient) -> None:
         raise HandoffImpossible(f"O telefone {lead.phone!r} não está no formato E.164 que o Chatwoot exige.")
     found = _contact_find_or_create(run, client, lead) if handoff.contact_id is None else None
     if not handoff.contact_synced or not handoff.contact_source_id:
-        found = found or client.contact_get(handoff.contact_id)
+        found = run.contact = found or run.contact or client.contact_get(handoff.contact_id)
     if not handoff.contact_synced:
         changes = {"custom_attributes": _contact_attributes(lead, run.history)}  # B.5: merged
         if found.identifier.startswith(LEGACY_IDENTIFIER_PREFIX):  # never a JID Evolution wrote

@@ -29,7 +29,9 @@ def conversation(run, client: ChatwootClient) -> None:
         conversation_messages_replay(handoff.returned_conversation_id)
         return
     inbox_id = run.inbox.id
-    existing = [] if run.contact_created else client.contact_conversations(handoff.contact_id)
+    if run.conversations is None:
+        run.conversations = [] if run.contact_created else client.contact_conversations(handoff.contact_id)
+    existing = run.conversations
     mark = str(handoff.pk)
     ours = next((c for c in existing if c.custom_attributes.get("handoff_id") == mark and c.inbox_id == inbox_id), None)
     if ours:
