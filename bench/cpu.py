@@ -203,6 +203,8 @@ def main() -> None:
     if args.profile:
         stats = pstats.Stats(meter.profiles[args.profile]).sort_stats(os.environ.get("BENCH_SORT", "tottime"))
         stats.print_stats(30)
+        if os.environ.get("BENCH_DUMP"):
+            stats.dump_stats(os.environ["BENCH_DUMP"])
         if os.environ.get("BENCH_CALLERS"):
             stats.print_callers(os.environ["BENCH_CALLERS"])
 

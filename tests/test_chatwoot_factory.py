@@ -1,5 +1,6 @@
 """The one way Nexa calls Chatwoot (handoff.services.chatwoot): every call audited, budgeted, a 429 paused for all."""
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,6 +46,22 @@ def test_only_the_factory_builds_chatwoot_clients():
         if "ChatwootClient(" in path.read_text()
     }
     assert builders == {"handoff/services/chatwoot.py"}
+
+
+def test_a_thread_keeps_its_connection_to_chatwoot_from_one_client_to_the_next(chatwoot):
+    """One session per thread and settings: the next attempt's calls reuse the connection (no new TLS handshake)."""
+    first, second = chatwoot_for(step="check"), chatwoot_for(step="check")
+    first.profile()
+    second.profile()
+    assert first.session is second.session
+    pools = first.session.get_adapter(chatwoot.base_url).poolmanager.pools
+    assert [(pools[key].num_connections, pools[key].num_requests) for key in pools.keys()] == [(1, 2)]  # noqa: SIM118 (no iteration)
+
+    other = []
+    thread = threading.Thread(target=lambda: other.append(chatwoot_for(step="check").session))
+    thread.start()
+    thread.join()
+    assert other[0] is not first.session  # a Session is not safe to share between threads
 
 
 def test_the_reassign_path_is_audited_and_budgeted(handed_off):

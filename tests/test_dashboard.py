@@ -288,8 +288,11 @@ def test_the_agent_table_exports_as_csv(manager):
 
 
 def test_the_funnel_exports_as_csv(manager):
-    lead(timezone.now() - timedelta(hours=1), score=9)
-    lead(timezone.now() - timedelta(hours=1), score=1)
+    now = timezone.localtime()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    earlier_today = midnight + (now - midnight) / 2  # an hour ago is yesterday just after midnight
+    lead(earlier_today, score=9)
+    lead(earlier_today, score=1)
     rows = read_csv(manager.get("/dashboard/funil.csv?range=today"))
     assert rows[0] == ["etapa", "nome", "leads", "da etapa anterior", "do total"]
     assert rows[1][:3] == ["leads", "Leads", "2"]

@@ -210,6 +210,18 @@ def test_a_write_whose_answer_is_lost_is_never_repeated(chatwoot, faults, settin
     assert len(private_notes(chatwoot)) == len(handoff.note_message_ids) >= 2
 
 
+def test_the_contact_its_own_lost_create_made_is_not_written_again(chatwoot, faults):
+    """Found after this attempt's create lost its answer, it carries the attributes already: no update is sent."""
+    faults.add(Rule("POST", r"/contacts$", "timeout_after_success"))
+    handoff = settle(qualified_lead())
+    assert faults.fired and handoff.state == Handoff.State.DONE and handoff.attempts == 1
+    assert not ChatwootCall.objects.filter(method="PATCH").exists()
+    [contact] = chatwoot_rows(chatwoot)["contacts"]
+    assert contact["custom_attributes"]["atlas_lead_id"] == str(handoff.lead_id)
+    assert contact["custom_attributes"]["last_bot_message"] == "Olá! Qual o valor da conta de luz?"
+    assert_exactly_once(chatwoot)
+
+
 def test_the_conversation_its_own_lost_create_made_is_not_asked_for_labels(chatwoot, faults, settings):
     """Found marked right after this attempt's create lost its answer: seconds old, it has no label to merge."""
     faults.add(Rule("POST", r"/conversations$", "timeout_after_success"))

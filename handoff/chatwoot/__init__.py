@@ -1,6 +1,6 @@
 """A thin, typed Chatwoot client that never touches the ORM; `from handoff.chatwoot import X` is the way in."""
 
-from handoff.chatwoot.client import USER_AGENT, ChatwootClient, ChatwootSettings
+from handoff.chatwoot.client import USER_AGENT, ChatwootClient, ChatwootSettings, chatwoot_session
 from handoff.chatwoot.errors import (
     ChatwootAuthError,
     ChatwootConfigurationError,
@@ -65,6 +65,7 @@ __all__ = [
     "Team",
     "address_is_public",
     "agent_from",
+    "chatwoot_session",
     "contact_from",
     "conversation_from",
     "host_public_check",

@@ -53,6 +53,27 @@ class ChatwootSettings:
         return f"ChatwootSettings(base_url={self.base_url!r}, account_id={self.account_id}, inbox_id={self.inbox_id})"
 
 
+def chatwoot_session(settings: ChatwootSettings) -> requests.Session:
+    """A session for these settings; it may serve many clients in turn (one thread at a time), keeping their
+    connections alive between them."""
+    session = requests.Session()
+    # The environment's proxy and CA bundle, read once here rather than on every request (requests would read the
+    # environment, and ~/.netrc, each time).
+    session.proxies.update(requests.utils.get_environ_proxies(settings.base_url))
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    session.trust_env = False
+    if not settings.allow_private_network:
+        host_public_check(settings.base_url)
+        adapter = PublicNetworkAdapter()
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+    # A.1: the token goes in `api_access_token`; the hyphenated spelling survives proxies that drop underscores.
+    session.headers.update(
+        {"api-access-token": settings.api_token, "User-Agent": USER_AGENT, "Accept": "application/json"}
+    )
+    return session
+
+
 class ChatwootClient:
     """One method per endpoint the integration uses.
 
@@ -77,21 +98,7 @@ class ChatwootClient:
         self.on_call = on_call
         self.before_call = before_call
         self.on_rate_limited = on_rate_limited
-        self.session = session or requests.Session()
-        # The environment's proxy and CA bundle, read once here rather than on every request (requests would read
-        # the environment, and ~/.netrc, each time).
-        self.session.proxies.update(requests.utils.get_environ_proxies(settings.base_url))
-        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        self.session.trust_env = False
-        if not settings.allow_private_network:
-            host_public_check(settings.base_url)
-            adapter = PublicNetworkAdapter()
-            self.session.mount("http://", adapter)
-            self.session.mount("https://", adapter)
-        # A.1: the token goes in `api_access_token`; the hyphenated spelling survives proxies that drop underscores.
-        self.session.headers.update(
-            {"api-access-token": settings.api_token, "User-Agent": USER_AGENT, "Accept": "application/json"}
-        )
+        self.session = session or chatwoot_session(settings)
         self.account_url = f"{settings.base_url.rstrip('/')}/api/v1/accounts/{settings.account_id}"
 
     # Contacts (B)

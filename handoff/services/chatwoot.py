@@ -3,6 +3,7 @@
 import threading
 from collections.abc import Callable
 
+import requests
 from django.conf import settings
 
 from handoff import throttle
@@ -13,6 +14,7 @@ from handoff.chatwoot import (
     ChatwootError,
     ChatwootRateLimited,
     ChatwootSettings,
+    chatwoot_session,
 )
 from handoff.models import ChatwootCall, Handoff
 
@@ -45,19 +47,39 @@ def chatwoot_for(
     if missing:
         raise ChatwootConfigurationError(f"defina {', '.join(missing)} (veja o README e `manage.py check_chatwoot`).")
     calls = _Calls(step, handoff, wait_seconds)
+    chatwoot_settings = ChatwootSettings(
+        base_url=settings.CHATWOOT_BASE_URL,
+        account_id=settings.CHATWOOT_ACCOUNT_ID or 0,
+        api_token=settings.CHATWOOT_API_TOKEN,
+        inbox_id=settings.CHATWOOT_INBOX_ID,
+        connect_timeout=settings.CHATWOOT_CONNECT_TIMEOUT,
+        read_timeout=settings.CHATWOOT_READ_TIMEOUT,
+    )
     return ChatwootClient(
-        ChatwootSettings(
-            base_url=settings.CHATWOOT_BASE_URL,
-            account_id=settings.CHATWOOT_ACCOUNT_ID or 0,
-            api_token=settings.CHATWOOT_API_TOKEN,
-            inbox_id=settings.CHATWOOT_INBOX_ID,
-            connect_timeout=settings.CHATWOOT_CONNECT_TIMEOUT,
-            read_timeout=settings.CHATWOOT_READ_TIMEOUT,
-        ),
+        chatwoot_settings,
         before_call=calls.before,
         on_call=calls.after,
         on_rate_limited=_pause_everyone,
+        session=_thread_session(chatwoot_settings),
     )
+
+
+_threads = threading.local()
+SESSIONS_PER_THREAD = 4  # settings change only in tests (a sandbox per test): a few is plenty
+
+
+def _thread_session(chatwoot_settings: ChatwootSettings) -> requests.Session:
+    """This thread's session for these settings: the connection to Chatwoot (its TLS handshake included) serves the
+    thread's next clients instead of one connection per attempt. Per thread, as a requests Session is not safe to
+    share between threads."""
+    sessions = _threads.__dict__.setdefault("sessions", {})
+    if chatwoot_settings not in sessions:
+        if len(sessions) >= SESSIONS_PER_THREAD:
+            for session in sessions.values():
+                session.close()
+            sessions.clear()
+        sessions[chatwoot_settings] = chatwoot_session(chatwoot_settings)
+    return sessions[chatwoot_settings]
 
 
 class _Calls:

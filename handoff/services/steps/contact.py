@@ -27,10 +27,15 @@ def contact(run, client: ChatwootClient) -> None:
     if not handoff.contact_synced or not handoff.contact_source_id:
         found = run.contact = found or run.contact or client.contact_get(handoff.contact_id)
     if not handoff.contact_synced:
-        changes = {"custom_attributes": _contact_attributes(lead, run.history)}  # B.5: merged
-        if found.identifier.startswith(LEGACY_IDENTIFIER_PREFIX):  # never a JID Evolution wrote
-            changes["identifier"] = None
-        client.contact_update(handoff.contact_id, **changes)
+        attributes = _contact_attributes(lead, run.history)
+        legacy = found.identifier.startswith(LEGACY_IDENTIFIER_PREFIX)  # never a JID Evolution wrote
+        # A contact that carries them already (this attempt's create whose answer was lost made it) is not
+        # written again.
+        if legacy or any(found.custom_attributes.get(key) != value for key, value in attributes.items()):
+            changes = {"custom_attributes": attributes}  # B.5: merged
+            if legacy:
+                changes["identifier"] = None
+            client.contact_update(handoff.contact_id, **changes)
         run.checkpoint(contact_synced=True)
     if not handoff.contact_source_id:
         # The contact's own contact_inbox in this inbox, else ours: a conversation created with contact, inbox and
