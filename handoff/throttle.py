@@ -29,6 +29,10 @@ WINDOW = timedelta(minutes=1)
 PAUSED = "Chamadas ao Chatwoot em pausa (429 ou Chatwoot fora do ar)"
 PROBING = "Sondando o Chatwoot depois de uma pausa"
 PROBE_POLL = timedelta(seconds=0.1)  # how often the others look whether the probe got through
+# A probe not answered within this long says nothing about the limit (a 429 comes back at once: Rack::Attack, a
+# middleware, answers it before the app does, G): the next caller probes, rather than everyone waiting out a hung
+# call's read timeout.
+PROBE_LEASE = timedelta(seconds=1)
 SHORT_PAUSE_SECONDS = 10  # a worker waits a pause this short out instead of giving its handoff back
 OUTAGE_PAUSE_CAP = 4.0  # seconds: the longest pause while Chatwoot is unreachable, so its return is seen soon
 logger = logging.getLogger(__name__)
@@ -164,7 +168,7 @@ class _DatabaseThrottle:
             if probe:
                 if row.probe_until and row.probe_until > now:
                     raise ChatwootDeferred(min(row.probe_until, now + PROBE_POLL), PROBING)
-                row.probe_until = now + _probe_lease()
+                row.probe_until = now + PROBE_LEASE
             # Clock minutes, as Chatwoot counts them (Rack::Attack's fixed windows) and as the Redis backend does:
             # a window started mid-minute would let one Chatwoot minute see more than the budget.
             minute = now.replace(second=0, microsecond=0)
@@ -211,8 +215,8 @@ class _RedisThrottle:
         if paused and float(paused) > now.timestamp():
             raise ChatwootDeferred(datetime.fromtimestamp(float(paused), tz=now.tzinfo), PAUSED)
         probe = bool(episode and float(episode))
-        lease = int(_probe_lease().total_seconds()) + 1
-        if probe and not self.redis.set(self.PROBE_KEY, now.timestamp(), nx=True, ex=lease):
+        lease = int(PROBE_LEASE.total_seconds() * 1000)
+        if probe and not self.redis.set(self.PROBE_KEY, now.timestamp(), nx=True, px=lease):
             raise ChatwootDeferred(now + PROBE_POLL, PROBING)
         minute = int(now.timestamp() // 60)
         key = f"nexa:chatwoot:budget:{minute}"
@@ -240,8 +244,3 @@ class _RedisThrottle:
     def probe_settle(self, answered: bool) -> None:
         keys = (self.EPISODE_KEY, self.PROBE_KEY) if answered else (self.PROBE_KEY,)
         self.redis.delete(*keys)
-
-
-def _probe_lease() -> timedelta:
-    """Long enough for the probe's request to end, however it ends."""
-    return timedelta(seconds=settings.CHATWOOT_CONNECT_TIMEOUT + settings.CHATWOOT_READ_TIMEOUT + 1)

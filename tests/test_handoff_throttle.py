@@ -160,6 +160,31 @@ def test_a_probe_without_an_answer_lets_the_next_caller_probe(backend, settings,
     assert throttle.throttle_before_call() is True
 
 
+def test_a_probe_that_hangs_lets_the_next_caller_probe_a_second_later(settings, clock):
+    """Nobody waits out a hung probe's read timeout: a 429 would have come back at once."""
+    settings.REDIS_URL = ""
+    settings.CHATWOOT_PAUSE_ON_429_SECONDS = 2
+    throttle.throttle_pause()
+    throttle.time.sleep(2)
+    assert throttle.throttle_before_call() is True  # the probe; its answer does not come
+    with pytest.raises(throttle.ChatwootDeferred):
+        throttle.throttle_before_call()
+    throttle.time.sleep(throttle.PROBE_LEASE.total_seconds())
+    assert throttle.throttle_before_call() is True
+
+
+def test_on_redis_the_probe_holds_its_turn_for_a_second(backend, settings):
+    if backend != "redis":
+        pytest.skip("the Redis key's own expiry")
+    import redis
+
+    throttle.throttle_pause(0.001)
+    throttle.time.sleep(0.01)
+    assert throttle.throttle_before_call() is True
+    ttl = redis.Redis.from_url(settings.REDIS_URL).pttl(throttle._RedisThrottle.PROBE_KEY)
+    assert 0 < ttl <= throttle.PROBE_LEASE.total_seconds() * 1000
+
+
 def test_an_outage_pause_grows_each_time_but_stays_short(backend, settings, clock):
     settings.CHATWOOT_PAUSE_ON_429_SECONDS = 0.5
     lengths = []
