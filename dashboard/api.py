@@ -6,10 +6,13 @@ from rest_framework.views import APIView
 
 from dashboard.selectors import metrics_collect
 from dashboard.serializers import MetricsQuerySerializer, MetricsSerializer
+from leads.models import ApiScope
 from nexa.errors import READ_ERRORS, api_errors
 
 
 class MetricsView(APIView):
+    required_scopes = {"GET": ApiScope.METRICS_READ}
+
     @extend_schema(
         operation_id="metrics_retrieve",
         parameters=[

@@ -12,11 +12,14 @@ from handoff.selectors import handoff_latest_known, handoff_summary
 from handoff.serializers import HandoffRequestSerializer, HandoffResponseSerializer
 from leads import services
 from leads.api import message_inputs
+from leads.models import ApiScope
 from leads.serializers import LeadSerializer
 from nexa.errors import WRITE_ERRORS, api_errors
 
 
 class HandoffRequestView(APIView):
+    required_scopes = {"POST": ApiScope.LEADS_WRITE}
+
     @extend_schema(
         operation_id="handoffs_create",
         request=HandoffRequestSerializer,

@@ -70,7 +70,7 @@ def message_created(payload: dict) -> SyncResult:
         sender=sender,
         content=(content or _attachments_text(payload))[:MESSAGE_MAX_CHARS],
         created_at=time_from(payload.get("created_at")) or timezone.now(),
-        external_id=f"chatwoot:{payload['id']}",
+        external_id=f"{Message.CHATWOOT_PREFIX}{payload['id']}",
     )
     author = payload.get("sender") or {}
     return conversation_message_mirror(

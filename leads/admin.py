@@ -1,15 +1,18 @@
 """Admin for managers: browse leads, search by any spelling of a phone, read transcripts, export CSV."""
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin import ShowFacets
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
 
 from leads import exports, selectors, services
 from leads.forms import LeadAdminForm
-from leads.models import BotConversation, Lead, Message
+from leads.models import ApiKeyAccess, ApiScope, BotConversation, Lead, Message
 from leads.phones import InvalidPhone, phone_parse
 from nexa.paginators import EstimatedCountPaginator
 
@@ -145,3 +148,40 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description=_("message"))
     def short_content(self, message: Message) -> str:
         return message.content[:80]
+
+
+class ApiKeyAccessForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        label=_("scopes"), choices=ApiScope.choices, widget=forms.CheckboxSelectMultiple, required=False
+    )
+
+    class Meta:
+        model = ApiKeyAccess
+        fields = ("scopes",)
+
+
+class ApiKeyAccessInline(admin.StackedInline):
+    """A key's scopes; a key without this row may do everything (as every key made before scopes existed)."""
+
+    model = ApiKeyAccess
+    form = ApiKeyAccessForm
+    can_delete = True
+    max_num = 1
+    verbose_name = _("scopes (none here: every scope)")
+
+
+class ScopedAPIKeyAdmin(APIKeyModelAdmin):
+    inlines = (ApiKeyAccessInline,)
+    list_display = (*APIKeyModelAdmin.list_display, "scopes")
+
+    @admin.display(description=_("scopes"))
+    def scopes(self, api_key) -> str:
+        access = getattr(api_key, "access", None)
+        return ", ".join(access.scopes) if access else _("all")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("access")
+
+
+admin.site.unregister(APIKey)
+admin.site.register(APIKey, ScopedAPIKeyAdmin)

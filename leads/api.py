@@ -2,15 +2,13 @@
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
-from rest_framework.pagination import CursorPagination
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from handoff.selectors import leads_with_handoffs
 from leads import selectors, services
-from leads.models import Lead
+from leads.models import ApiScope, Lead
 from leads.serializers import (
     LeadFilterSerializer,
     LeadPageSerializer,
@@ -19,25 +17,26 @@ from leads.serializers import (
     LeadUpsertSerializer,
     MessageInputSerializer,
     MessagesAddedSerializer,
+    TranscriptMessageSerializer,
+    TranscriptPageSerializer,
+    TranscriptQuerySerializer,
     messages_validate,
 )
 from nexa.errors import READ_ERRORS, WRITE_ERRORS, api_errors
+from nexa.paginators import StrictCursorPagination
 
 
-class LeadPagination(CursorPagination):
-    """Cursor pages never count the table, so listing stays fast on millions of leads."""
+class LeadPagination(StrictCursorPagination):
+    """Newest first."""
 
     ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
 
-    def decode_cursor(self, request):
-        """A mangled cursor is bad input naming its parameter (400), not a missing page (DRF's 404)."""
-        try:
-            return super().decode_cursor(request)
-        except NotFound:
-            raise serializers.ValidationError({"cursor": ["Cursor inválido."]}) from None
+
+class TranscriptPagination(StrictCursorPagination):
+    """Oldest first, as a conversation reads; a client follows it with the next link or with `after`."""
+
+    ordering = ("created_at", "id")
+    page_size = 100
 
 
 def message_inputs(rows: list[dict]) -> list[services.NewMessage]:
@@ -45,6 +44,8 @@ def message_inputs(rows: list[dict]) -> list[services.NewMessage]:
 
 
 class LeadListView(APIView):
+    required_scopes = {"GET": ApiScope.LEADS_READ, "POST": ApiScope.LEADS_WRITE}
+
     @extend_schema(
         operation_id="leads_list",
         parameters=[
@@ -79,6 +80,8 @@ class LeadListView(APIView):
 
 
 class LeadDetailView(APIView):
+    required_scopes = {"GET": ApiScope.LEADS_READ, "PATCH": ApiScope.LEADS_WRITE}
+
     @extend_schema(operation_id="leads_retrieve", responses={200: LeadSerializer, **api_errors(*READ_ERRORS, 404)})
     def get(self, request, lead_id):
         return Response(LeadSerializer(get_object_or_404(Lead, pk=lead_id)).data)
@@ -98,6 +101,8 @@ class LeadDetailView(APIView):
 
 
 class LeadMessagesView(APIView):
+    required_scopes = {"GET": ApiScope.LEADS_READ, "POST": ApiScope.LEADS_WRITE}
+
     @extend_schema(
         operation_id="leads_messages_create",
         request=MessageInputSerializer(many=True),
@@ -105,6 +110,31 @@ class LeadMessagesView(APIView):
         description="One message object or a list of them. A message whose external_id is already stored is "
         "ignored. Answers 201 when anything was stored, 200 when everything was a repeat.",
     )
+    @extend_schema(
+        operation_id="leads_messages_list",
+        parameters=[
+            OpenApiParameter(
+                "after",
+                str,
+                description="Only what came after: a message id (from an earlier page) or a time (ISO 8601).",
+            ),
+            OpenApiParameter("cursor", str),
+            OpenApiParameter("page_size", int),
+        ],
+        responses={200: TranscriptPageSerializer, **api_errors(*READ_ERRORS, 404)},
+        description="The lead's whole transcript across the bot's and the humans' phases, oldest first: the lead's, "
+        "the bot's and the agents' messages (Chatwoot's private notes are never in it). Agent messages carry the "
+        "agent's name; messages from Chatwoot carry its message id and the handoff whose conversation they are in.",
+    )
+    def get(self, request, lead_id):
+        lead = get_object_or_404(Lead, pk=lead_id)
+        query = TranscriptQuerySerializer(data=request.query_params, context={"lead": lead})
+        query.is_valid(raise_exception=True)
+        paginator = TranscriptPagination()
+        messages = selectors.transcript_after(lead=lead, after=query.validated_data.get("after"))
+        page = paginator.paginate_queryset(messages, request, view=self)
+        return paginator.get_paginated_response(TranscriptMessageSerializer(page, many=True).data)
+
     def post(self, request, lead_id):
         lead = get_object_or_404(Lead, pk=lead_id)
         rows = messages_validate(request.data)

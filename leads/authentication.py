@@ -11,6 +11,7 @@ class ApiClient:
     """The caller behind an API key; stands in for `request.user` on API-key requests."""
 
     name: str
+    scopes: frozenset[str] | None = None  # None: every scope (a key made before scopes existed, or made without)
     is_authenticated: bool = True
     is_staff: bool = False
     is_active: bool = True
@@ -32,13 +33,15 @@ class BearerAPIKeyAuthentication(authentication.BaseAuthentication):
         key = key.strip()
         if not key:
             raise exceptions.AuthenticationFailed("Chave de API ausente após Bearer.")
-        try:
-            api_key = APIKey.objects.get_from_key(key)
-        except APIKey.DoesNotExist:
-            raise exceptions.AuthenticationFailed("Chave de API inválida ou revogada.") from None
+        # APIKey.objects.get_from_key, with the key's scopes in the same read.
+        prefix = key.partition(".")[0]
+        api_key = APIKey.objects.get_usable_keys().select_related("access").filter(prefix=prefix).first()
+        if api_key is None or not api_key.is_valid(key):
+            raise exceptions.AuthenticationFailed("Chave de API inválida ou revogada.")
         if api_key.has_expired:
             raise exceptions.AuthenticationFailed("Esta chave de API expirou.")
-        return ApiClient(name=api_key.name), api_key
+        access = getattr(api_key, "access", None)
+        return ApiClient(name=api_key.name, scopes=frozenset(access.scopes) if access else None), api_key
 
     def authenticate_header(self, request) -> str:
         return f'{self.keyword} realm="api"'

@@ -169,6 +169,17 @@ class Message(models.Model):
         blank=True,
         help_text=_("The message's id at its sender; a repeat within the same lead is ignored."),
     )
+    agent_name = models.CharField(_("agent"), max_length=255, blank=True, help_text=_("Who wrote an agent's message."))
+    handoff = models.ForeignKey(
+        "handoff.Handoff",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+        help_text=_("The handoff whose Chatwoot conversation the message came from."),
+    )
+
+    CHATWOOT_PREFIX = "chatwoot:"  # external_id of a message mirrored from Chatwoot: "chatwoot:<message id>"
 
     class Meta:
         ordering = ("created_at", "id")
@@ -189,3 +200,33 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_sender_display()}: {self.content[:60]}"
+
+    @property
+    def chatwoot_message_id(self) -> int | None:
+        if self.external_id and self.external_id.startswith(self.CHATWOOT_PREFIX):
+            return int(self.external_id.removeprefix(self.CHATWOOT_PREFIX))
+        return None
+
+
+class ApiScope(models.TextChoices):
+    """What an API key may do. Each API operation names the one it needs (`required_scopes` on its view)."""
+
+    LEADS_READ = "leads:read", _("Read leads and their transcripts")
+    LEADS_WRITE = "leads:write", _("Write leads and messages, trigger handoffs")
+    METRICS_READ = "metrics:read", _("Read the metrics")
+
+
+class ApiKeyAccess(models.Model):
+    """The scopes of an API key. A key without one (every key made before scopes existed) may do everything."""
+
+    api_key = models.OneToOneField(
+        "rest_framework_api_key.APIKey", on_delete=models.CASCADE, primary_key=True, related_name="access"
+    )
+    scopes = models.JSONField(_("scopes"), default=list, blank=True, help_text=_("What this key may do."))
+
+    class Meta:
+        verbose_name = _("API key scopes")
+        verbose_name_plural = _("API key scopes")
+
+    def __str__(self) -> str:
+        return ", ".join(self.scopes) or "—"

@@ -226,6 +226,65 @@ class MessagesAddedSerializer(serializers.Serializer):
     messages = MessageSerializer(many=True)
 
 
+class TranscriptMessageSerializer(serializers.ModelSerializer):
+    agent_name = serializers.SerializerMethodField(help_text="Who wrote it, for an agent's message; else null.")
+    chatwoot_message_id = serializers.IntegerField(
+        allow_null=True, read_only=True, help_text="Chatwoot's message id, for a message that came from Chatwoot."
+    )
+    handoff = serializers.UUIDField(
+        source="handoff_id",
+        allow_null=True,
+        read_only=True,
+        help_text="The handoff whose Chatwoot conversation it came from; null for what Atlas sent.",
+    )
+    conversation = serializers.IntegerField(
+        source="conversation_id", read_only=True, help_text="Nexa's bot conversation the message belongs to."
+    )
+
+    class Meta:
+        model = Message
+        fields = (
+            "id",
+            "sender",
+            "content",
+            "created_at",
+            "agent_name",
+            "chatwoot_message_id",
+            "handoff",
+            "conversation",
+        )
+        read_only_fields = fields
+
+    def get_agent_name(self, message: Message) -> str | None:
+        return message.agent_name or None if message.sender == Message.Sender.AGENT else None
+
+
+class TranscriptPageSerializer(serializers.Serializer):
+    """One cursor page of a transcript, as TranscriptPagination answers it."""
+
+    next = serializers.URLField(allow_null=True, help_text="The next page's URL; null on the last page.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page's URL; null on the first page.")
+    results = TranscriptMessageSerializer(many=True)
+
+
+class TranscriptQuerySerializer(KnownFieldsMixin, serializers.Serializer):
+    after = serializers.CharField(required=False, max_length=64)
+    cursor = serializers.CharField(required=False)
+    page_size = serializers.IntegerField(required=False, min_value=1)
+
+    def validate_after(self, value: str) -> Message | datetime:
+        """A message id of this lead's transcript, or a time (ISO 8601; without an offset, in TIME_ZONE)."""
+        if value.isdigit():
+            message = Message.objects.filter(pk=int(value), conversation__lead=self.context["lead"]).first()
+            if message is None:
+                raise serializers.ValidationError("Nenhuma mensagem deste lead tem esse id.")
+            return message
+        try:
+            return serializers.DateTimeField().to_internal_value(value)
+        except serializers.ValidationError:
+            raise serializers.ValidationError("Envie o id de uma mensagem ou um horário ISO 8601.") from None
+
+
 def messages_validate(data, *, limit: int = MESSAGES_PER_REQUEST, lenient: bool = False) -> list[dict]:
     """One message or a list of them, each validated; errors are keyed by position in a list."""
     many = isinstance(data, list)

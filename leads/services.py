@@ -32,6 +32,8 @@ class NewMessage:
     content: str
     created_at: datetime | None = None
     external_id: str | None = None
+    agent_name: str = ""
+    handoff_id: object = None  # the handoff whose Chatwoot conversation it came from
 
 
 @dataclass
@@ -191,6 +193,8 @@ def _messages_insert(conversation: BotConversation, messages: list[NewMessage]) 
                 content=new.content,
                 created_at=new.created_at or now,
                 external_id=new.external_id,
+                agent_name=new.agent_name[:255],
+                handoff_id=new.handoff_id,
             )
         )
     if result.created:

@@ -25,7 +25,9 @@ API_ERRORS = {
     ),
     401: OpenApiResponse(ErrorSerializer, description="Missing, invalid, revoked or expired API key."),
     403: OpenApiResponse(
-        ErrorSerializer, description="A browser session without permission to read leads; sessions never write."
+        OpenApiTypes.OBJECT,
+        description="An API key without the operation's scope (`missing_scope` names it), or a browser session "
+        "without permission to read leads; sessions never write.",
     ),
     404: OpenApiResponse(ErrorSerializer, description="No lead with this id."),
     409: OpenApiResponse(OpenApiTypes.OBJECT, description="The phone or Atlas id belongs to another lead."),

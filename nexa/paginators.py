@@ -1,8 +1,11 @@
-"""An admin paginator that never counts a whole big table."""
+"""Paginators that never count a whole big table: the admin's estimate, and the API's cursor pages."""
 
 from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import CursorPagination
 
 EXACT_BELOW = 10_000
 
@@ -30,3 +33,18 @@ class EstimatedCountPaginator(Paginator):
                 if row and row[0] >= EXACT_BELOW:
                     return int(row[0])
         return super().count
+
+
+class StrictCursorPagination(CursorPagination):
+    """Cursor pages, which never count; a mangled cursor is bad input naming its parameter (400), not a missing page
+    (DRF's 404)."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise serializers.ValidationError({"cursor": ["Cursor inválido."]}) from None

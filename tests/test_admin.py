@@ -200,3 +200,25 @@ def test_the_admin_search_can_use_trigram_indexes_on_postgresql(admin_client, po
         cursor.execute(f"EXPLAIN {search}")
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "lead_name_trgm_idx" in plan
+
+
+def test_an_api_keys_scopes_are_chosen_in_the_admin_and_listed(admin_client):
+    from rest_framework_api_key.models import APIKey
+
+    from leads.models import ApiKeyAccess
+
+    form = {
+        "name": "n8n",
+        "access-TOTAL_FORMS": "1",
+        "access-INITIAL_FORMS": "0",
+        "access-MIN_NUM_FORMS": "0",
+        "access-MAX_NUM_FORMS": "1",
+        "access-0-scopes": ["leads:read", "metrics:read"],
+    }
+    assert "leads:write" in admin_client.get("/admin/rest_framework_api_key/apikey/add/").content.decode()
+    response = admin_client.post("/admin/rest_framework_api_key/apikey/add/", form)
+    assert response.status_code == 302
+    assert ApiKeyAccess.objects.get(api_key__name="n8n").scopes == ["leads:read", "metrics:read"]
+    APIKey.objects.create_key(name="antiga")
+    listing = admin_client.get("/admin/rest_framework_api_key/apikey/").content.decode()
+    assert "leads:read, metrics:read" in listing and "antiga" in listing

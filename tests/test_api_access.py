@@ -86,6 +86,89 @@ def test_a_logged_in_user_without_lead_permission_cannot_read():
     assert client.get("/api/v1/leads/").status_code == 403
 
 
+SCOPE_OF = {
+    ("get", "/api/v1/leads/"): "leads:read",
+    ("post", "/api/v1/leads/"): "leads:write",
+    ("get", "/api/v1/leads/{id}/"): "leads:read",
+    ("patch", "/api/v1/leads/{id}/"): "leads:write",
+    ("post", "/api/v1/leads/{id}/messages/"): "leads:write",
+    ("post", "/api/v1/handoffs/"): "leads:write",
+    ("get", "/api/v1/metrics/"): "metrics:read",
+}
+
+
+def scoped_client(*scopes: str) -> APIClient:
+    from leads.models import ApiKeyAccess
+
+    api_key, key = APIKey.objects.create_key(name=f"scoped-{'-'.join(scopes)}")
+    ApiKeyAccess.objects.create(api_key=api_key, scopes=list(scopes))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+@pytest.mark.parametrize(("method", "path"), list(SCOPE_OF))
+def test_a_key_without_the_operations_scope_gets_a_403_naming_it_and_nothing_changes(method, path):
+    from leads.models import Lead
+
+    lead = LeadFactory(name="Original")
+    others = [scope for scope in ("leads:read", "leads:write", "metrics:read") if scope != SCOPE_OF[method, path]]
+    body = {"name": "Mudado", "phone": "(21) 99812-3456", "sender": "bot", "content": "oi"}
+    response = getattr(scoped_client(*others), method)(path.format(id=lead.pk), body, format="json")
+    assert response.status_code == 403
+    assert response.json()["missing_scope"] == SCOPE_OF[method, path]
+    assert SCOPE_OF[method, path] in response.json()["detail"]
+    assert list(Lead.objects.values_list("name", flat=True)) == ["Original"]
+
+
+@pytest.mark.parametrize(("method", "path"), list(SCOPE_OF))
+def test_a_key_with_the_operations_scope_may_use_it(method, path):
+    lead = LeadFactory(phone="+5521998123456")
+    body = {
+        "/api/v1/leads/": {"name": "Mudado", "phone": "(21) 99812-3456", "qualification_score": 3},
+        "/api/v1/handoffs/": {"name": "Mudado", "phone": "(21) 99812-3456", "qualification_score": 3},
+        "/api/v1/leads/{id}/": {"name": "Mudado"},
+        "/api/v1/leads/{id}/messages/": {"sender": "bot", "content": "oi"},
+    }.get(path, {})
+    response = getattr(scoped_client(SCOPE_OF[method, path]), method)(path.format(id=lead.pk), body, format="json")
+    assert response.status_code in (200, 201, 202), response.content
+
+
+def test_a_key_made_without_scopes_may_do_everything(api):
+    lead = LeadFactory()
+    assert api.get("/api/v1/metrics/").status_code == 200
+    assert api.patch(f"/api/v1/leads/{lead.pk}/", {"name": "Novo"}, format="json").status_code == 200
+
+
+def test_every_api_view_names_the_scope_of_each_method_it_answers():
+    from django.urls import get_resolver
+
+    from handoff.webhooks import ChatwootWebhookView
+
+    def views(patterns):
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                yield from views(pattern.url_patterns)
+            elif hasattr(pattern.callback, "view_class"):
+                yield pattern.callback.view_class
+
+    api_views = {view for view in views(get_resolver().url_patterns) if view.__module__.endswith(".api")}
+    assert len(api_views) >= 5
+    for view in api_views - {ChatwootWebhookView}:
+        answered = {method.upper() for method in ("get", "post", "patch", "put", "delete") if hasattr(view, method)}
+        assert answered == set(view.required_scopes), view
+
+
+def test_the_schema_names_each_operations_scope():
+    import json
+
+    schema = json.loads(Client().get("/api/schema/", HTTP_ACCEPT="application/json").content)
+    assert schema["paths"]["/api/v1/leads/"]["get"]["x-required-scope"] == "leads:read"
+    assert schema["paths"]["/api/v1/handoffs/"]["post"]["x-required-scope"] == "leads:write"
+    assert schema["paths"]["/api/v1/metrics/"]["get"]["x-required-scope"] == "metrics:read"
+    assert "missing_scope" in schema["paths"]["/api/v1/leads/"]["post"]["responses"]["403"]["description"]
+
+
 def test_an_oversize_body_is_a_413_and_writes_nothing(api, settings):
     settings.API_MAX_BODY_BYTES = 1000
     response = api.post(URL, {"name": "x" * 2000, "phone": "(11) 98765-4321"}, format="json")
@@ -108,11 +191,9 @@ def test_schema_describes_every_endpoint():
         "/api/v1/handoffs/",
     } <= set(schema["paths"])
     assert "401" in schema["paths"]["/api/v1/leads/"]["post"]["responses"]
-    assert schema["components"]["securitySchemes"]["apiKey"] == {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "An API key from `manage.py create_api_key NAME`, sent as `Authorization: Bearer <key>`.",
-    }
+    security = schema["components"]["securitySchemes"]["apiKey"]
+    assert (security["type"], security["scheme"]) == ("http", "bearer")
+    assert "`leads:write`" in security["description"] and "create_api_key NAME [--scopes" in security["description"]
 
 
 def test_docs_are_served_without_a_cdn():

@@ -127,3 +127,97 @@ def test_unknown_lead_is_a_404(api):
     url = "/api/v1/leads/00000000-0000-4000-8000-000000000000/messages/"
     response = api.post(url, {"sender": "bot", "content": "Oi"}, format="json")
     assert response.status_code == 404
+
+
+# --- reading the transcript ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def transcript(lead):
+    """A bot phase, then a human phase in Chatwoot: the bot's conversation (closed) and the handed-off one."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from handoff.models import Handoff
+    from tests.factories import BotConversationFactory, MessageFactory
+
+    start = timezone.now() - timedelta(hours=1)
+    handoff = Handoff.objects.create(lead=lead, trigger=Handoff.Trigger.API, score=9, reason="Pedido do Atlas Nexa")
+    first = BotConversationFactory(lead=lead, status=BotConversation.Status.CLOSED)
+    second = BotConversationFactory(lead=lead)
+    rows = [
+        (first, "lead", "Oi, quero energia solar", "", None, None),
+        (first, "bot", "Olá! Qual o valor da conta?", "", None, None),
+        (second, "agent", "Sou a Ana, do comercial.", "Ana Costa", "chatwoot:9001", handoff),
+        (second, "lead", "Oi Ana!", "", "chatwoot:9002", handoff),
+        (second, "bot", "Resposta do número da empresa", "", "chatwoot:9003", handoff),
+    ]
+    return [
+        MessageFactory(
+            conversation=conversation,
+            sender=sender,
+            content=content,
+            agent_name=agent_name,
+            external_id=external_id,
+            handoff=owner,
+            created_at=start + timedelta(minutes=index),
+        )
+        for index, (conversation, sender, content, agent_name, external_id, owner) in enumerate(rows)
+    ]
+
+
+def test_the_transcript_reads_every_phase_oldest_first_with_who_wrote_and_where_from(api, lead, transcript):
+    response = api.get(messages_url(lead))
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [(m["sender"], m["content"]) for m in results] == [(m.sender, m.content) for m in transcript]
+    agent = results[2]
+    assert agent["agent_name"] == "Ana Costa" and agent["chatwoot_message_id"] == 9001
+    assert agent["handoff"] == str(transcript[2].handoff_id) and agent["conversation"] == transcript[2].conversation_id
+    assert results[0]["agent_name"] is None and results[0]["chatwoot_message_id"] is None
+    assert results[0]["handoff"] is None
+    assert results[3]["agent_name"] is None  # only agents' messages name their author
+
+
+def test_the_transcript_is_paged_by_cursor_without_repeats(api, lead, transcript):
+    first = api.get(messages_url(lead), {"page_size": 2}).json()
+    second = api.get(first["next"]).json()
+    third = api.get(second["next"]).json()
+    seen = [m["id"] for page in (first, second, third) for m in page["results"]]
+    assert seen == [m.pk for m in transcript] and third["next"] is None
+
+
+def test_a_client_follows_the_transcript_after_the_last_message_it_has(api, lead, transcript):
+    after = api.get(messages_url(lead), {"after": transcript[1].pk}).json()["results"]
+    assert [m["id"] for m in after] == [m.pk for m in transcript[2:]]
+    since = api.get(messages_url(lead), {"after": transcript[3].created_at.isoformat()}).json()["results"]
+    assert [m["id"] for m in since] == [transcript[4].pk]
+    assert api.get(messages_url(lead), {"after": transcript[4].pk}).json()["results"] == []
+
+
+@pytest.mark.parametrize("after", ["999999", "ontem", "2026-13-45T99:00"])
+def test_an_after_that_is_not_a_message_of_this_lead_or_a_time_is_a_400(api, lead, transcript, after):
+    response = api.get(messages_url(lead), {"after": after})
+    assert response.status_code == 400 and "after" in response.json()
+
+
+def test_another_leads_message_is_not_an_after(api, lead, transcript):
+    from tests.factories import MessageFactory
+
+    response = api.get(messages_url(lead), {"after": MessageFactory().pk})
+    assert response.status_code == 400 and "after" in response.json()
+
+
+def test_a_bad_cursor_or_an_unknown_parameter_is_a_400(api, lead, transcript):
+    assert api.get(messages_url(lead), {"cursor": "nada"}).json() == {"cursor": ["Cursor inválido."]}
+    assert api.get(messages_url(lead), {"desde": "1"}).status_code == 400
+
+
+def test_a_staff_session_with_view_permission_reads_the_transcript(admin_client, lead, transcript):
+    response = admin_client.get(messages_url(lead))
+    assert response.status_code == 200 and len(response.json()["results"]) == len(transcript)
+
+
+def test_an_unknown_leads_transcript_is_a_404(api):
+    assert api.get("/api/v1/leads/5b3c4a86-6d0e-4b7e-9a39-7d4f1c2e0a11/messages/").status_code == 404

@@ -20,6 +20,30 @@ def test_create_api_key_prints_a_key_that_works():
     assert client.get("/api/v1/leads/").status_code == 200
 
 
+def test_create_api_key_with_scopes_makes_a_key_that_may_do_only_that():
+    from leads.models import ApiKeyAccess
+
+    out, err = io.StringIO(), io.StringIO()
+    call_command("create_api_key", "n8n-leitura", "--scopes", "metrics:read, leads:read", stdout=out, stderr=err)
+    assert ApiKeyAccess.objects.get(api_key__name="n8n-leitura").scopes == ["leads:read", "metrics:read"]
+    assert "leads:read, metrics:read" in err.getvalue()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip()}")
+    assert client.get("/api/v1/leads/").status_code == 200
+    refused = client.post("/api/v1/leads/", {"name": "X", "phone": "(21) 99812-3456"}, format="json")
+    assert refused.status_code == 403 and refused.json()["missing_scope"] == "leads:write"
+
+
+@pytest.mark.parametrize("scopes", ["leads:delete", "leads:read,admin", " , "])
+def test_create_api_key_refuses_an_unknown_or_empty_scope_and_creates_nothing(scopes):
+    from django.core.management import CommandError
+    from rest_framework_api_key.models import APIKey
+
+    with pytest.raises(CommandError, match="--scopes"):
+        call_command("create_api_key", "errada", "--scopes", scopes, stdout=io.StringIO(), stderr=io.StringIO())
+    assert not APIKey.objects.exists()
+
+
 def test_demo_setup_creates_the_admin_and_demo_leads_and_can_run_again():
     out = io.StringIO()
     call_command("demo_setup", stdout=out)

@@ -100,6 +100,16 @@ def test_an_agent_replies_and_resolves_in_chatwoot_and_the_lead_ends_convertido(
     assert reply.content == "Olá! Sou do time comercial, vamos conversar?"
     handoff.refresh_from_db()
     assert handoff.first_reply_at is not None and handoff.outcome == "convertido"
+    # Atlas reads the whole transcript: its own phase, then the agent's reply from Chatwoot.
+    transcript = api.get(f"/api/v1/leads/{lead.pk}/messages/").json()["results"]
+    assert [m["sender"] for m in transcript] == ["lead", "bot", "lead", "agent"]
+    agent = transcript[-1]
+    assert (agent["content"], agent["agent_name"], agent["handoff"]) == (
+        reply.content,
+        handoff.assignee_name,
+        str(handoff.pk),
+    )
+    assert agent["chatwoot_message_id"] == reply.chatwoot_message_id is not None
     assert api.get(f"/api/v1/leads/{lead.pk}/").json()["bot_should_reply"] is True
     # The worker ran the dispatcher and the deliveries' tasks; it keeps no successful task (each records its own).
     assert WebhookDelivery.objects.filter(state=WebhookDelivery.State.PROCESSED).count() >= 3

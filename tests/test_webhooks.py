@@ -255,7 +255,13 @@ def test_an_incoming_message_is_mirrored_as_the_leads(handed_off):
 def test_an_agents_public_reply_is_mirrored_and_is_the_first_reply(handed_off):
     deliver_and_process(fixture("message_created.outgoing_agent.json"))
     handed_off.refresh_from_db()
-    assert Message.objects.get(external_id="chatwoot:2004").sender == Message.Sender.AGENT
+    reply = Message.objects.get(external_id="chatwoot:2004")
+    assert (reply.sender, reply.agent_name, reply.handoff_id, reply.chatwoot_message_id) == (
+        Message.Sender.AGENT,
+        "Ana Costa",
+        handed_off.pk,
+        2004,
+    )
     assert handed_off.first_reply_at.isoformat() == "2026-06-18T14:07:02.118000+00:00"
     assert handed_off.first_reply_agent_name == "Ana Costa"
 

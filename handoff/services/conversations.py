@@ -92,6 +92,8 @@ def conversation_message_mirror(
     author = author or Author()
     if message.sender == Message.Sender.AGENT and integration_user_is(author):
         message = dataclasses.replace(message, sender=Message.Sender.BOT)
+    agent_name = author.name if message.sender == Message.Sender.AGENT else ""
+    message = dataclasses.replace(message, agent_name=agent_name, handoff_id=handoff.pk)
     added = lead_services.messages_add(lead=handoff.lead, messages=[message])
     handoff.chatwoot_heard_at = timezone.now()
     human = message.sender == Message.Sender.AGENT

@@ -133,7 +133,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["nexa.throttling.ApiClientRateThrottle"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "leads.schema.ScopedAutoSchema",
     "EXCEPTION_HANDLER": "nexa.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
