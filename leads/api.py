@@ -104,13 +104,6 @@ class LeadMessagesView(APIView):
     required_scopes = {"GET": ApiScope.LEADS_READ, "POST": ApiScope.LEADS_WRITE}
 
     @extend_schema(
-        operation_id="leads_messages_create",
-        request=MessageInputSerializer(many=True),
-        responses={201: MessagesAddedSerializer, 200: MessagesAddedSerializer, **api_errors(*WRITE_ERRORS, 404)},
-        description="One message object or a list of them. A message whose external_id is already stored is "
-        "ignored. Answers 201 when anything was stored, 200 when everything was a repeat.",
-    )
-    @extend_schema(
         operation_id="leads_messages_list",
         parameters=[
             OpenApiParameter(
@@ -135,6 +128,13 @@ class LeadMessagesView(APIView):
         page = paginator.paginate_queryset(messages, request, view=self)
         return paginator.get_paginated_response(TranscriptMessageSerializer(page, many=True).data)
 
+    @extend_schema(
+        operation_id="leads_messages_create",
+        request=MessageInputSerializer(many=True),
+        responses={201: MessagesAddedSerializer, 200: MessagesAddedSerializer, **api_errors(*WRITE_ERRORS, 404)},
+        description="One message object or a list of them. A message whose external_id is already stored is "
+        "ignored. Answers 201 when anything was stored, 200 when everything was a repeat.",
+    )
     def post(self, request, lead_id):
         lead = get_object_or_404(Lead, pk=lead_id)
         rows = messages_validate(request.data)

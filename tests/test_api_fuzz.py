@@ -75,7 +75,7 @@ OPERATIONS = [
 
 
 def test_the_schema_lists_every_api_operation():
-    assert len(OPERATIONS) == 8
+    assert len(OPERATIONS) == 9
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS)
