@@ -34,6 +34,8 @@ from handoff.models import (
     WebhookDelivery,
 )
 from handoff.signatures import signature_for
+from outbound.models import Delivery, OutboundEvent, Subscription
+from outbound.signing import secret_generate
 from tests.factories import LeadFactory, MessageFactory
 from tests.test_settings import GOOD_KEY, run_manage
 
@@ -224,6 +226,13 @@ def one_of_each():
     ChatwootIntegrationUser.objects.create(user_id=4, name="Evolution API")
     WebhookDelivery.objects.create(delivery_id="d-1", event="conversation_updated", body="{}", state="failed")
     APIKey.objects.create_key(name="atlas-nexa")
+    subscription = Subscription.objects.create(
+        name="n8n", url="https://n8n.exemplo.com.br/webhook/nexa", secrets=secret_generate()
+    )
+    event = OutboundEvent.objects.create(type="lead.lost", lead=lead, body="{}")
+    Delivery.objects.create(
+        subscription=subscription, event=event, lead_id=lead.pk, state="failed", retry_until=lead.created_at
+    )
     User.objects.create_user("operador", is_staff=True)
     OrmQ.objects.create(key="nexa", payload="x", lock=None)
     for success in (True, False):

@@ -21,6 +21,8 @@ from handoff.services.lifecycle import handoff_create, handoff_event, site_label
 from leads import services as lead_services
 from leads.models import BotConversation, Lead, Message
 from leads.phones import InvalidPhone, phone_parse
+from outbound.models import EventType
+from outbound.services import event_emit, handoff_ended_emit, handoff_summary
 
 Kind = HandoffEvent.Kind
 
@@ -97,11 +99,37 @@ def conversation_message_mirror(
     added = lead_services.messages_add(lead=handoff.lead, messages=[message])
     handoff.chatwoot_heard_at = timezone.now()
     human = message.sender == Message.Sender.AGENT
+    if human and added.created:
+        _agent_message_emit(handoff, added.created[0])
     first = _first_reply(handoff, message.created_at, author.name) if human else ""
     handoff.save(update_fields=SYNC_FIELDS)
     return SyncResult(
         bool(added.created or first),
         "; ".join(filter(None, ["mensagem espelhada" if added.created else "mensagem já conhecida", first])),
+    )
+
+
+def _agent_message_emit(handoff: Handoff, message: Message) -> None:
+    """What a relay to WhatsApp needs (a plain API inbox sends nothing itself): the text, the lead's phone, and the
+    inbox and Evolution instance (the number the lead wrote to) to send it from."""
+    inbox = ChatwootInbox.objects.filter(pk=handoff.inbox_id).first()
+    event_emit(
+        EventType.AGENT_SENT,
+        lead=handoff.lead,
+        handoff=handoff_summary(handoff),
+        message={
+            "id": message.pk,
+            "content": message.content,
+            "created_at": message.created_at,
+            "agent_name": message.agent_name,
+            "chatwoot_message_id": message.chatwoot_message_id,
+        },
+        inbox={
+            "id": handoff.inbox_id,
+            "kind": inbox.kind if inbox else None,
+            "instance": inbox.instance if inbox else "",
+            "phone_number": inbox.phone_number if inbox else "",
+        },
     )
 
 
@@ -187,6 +215,7 @@ def resolution_apply(handoff: Handoff, lead: Lead, outcome: str) -> None:
     )
     handoff.resolved_at, handoff.outcome = timezone.now(), outcome
     handoff_event(handoff, Kind.RESOLVED, f"Resolvida no Chatwoot: {site_label(Lead.Status, lead.status)}.")
+    handoff_ended_emit(handoff, lead=lead, outcome=outcome)
 
 
 def _status_apply(handoff: Handoff, conversation: Conversation) -> str:
@@ -225,6 +254,7 @@ def _owner_apply(handoff: Handoff, conversation: Conversation) -> str:
         changes.append(f"time: {handoff.team_name}")
     if changes:
         handoff_event(handoff, Kind.OWNER, f"No Chatwoot, {', '.join(changes)}.", agent_id=handoff.assignee_id)
+        event_emit(EventType.ASSIGNED, lead=handoff.lead, handoff=handoff_summary(handoff))
     return "; ".join(changes)
 
 
@@ -247,6 +277,14 @@ def _first_reply(handoff: Handoff, when: datetime, agent_name: str) -> str:
         handoff,
         Kind.FIRST_REPLY,
         f"Primeira resposta humana ({agent_name or 'agente'}) {max(minutes, 0):.1f} min após a transferência.",
+    )
+    event_emit(
+        EventType.HUMAN_REPLIED,
+        lead=handoff.lead,
+        handoff=handoff_summary(handoff),
+        agent_name=agent_name,
+        replied_at=when,
+        minutes_after_handoff=round(max(minutes, 0), 1),
     )
     return "primeira resposta registrada"
 

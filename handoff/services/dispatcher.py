@@ -1,5 +1,7 @@
 """Handoff attempts run on threads, many at once: Chatwoot calls are I/O, so a hung call holds one thread, not one of
-the worker's processes, and an attempt that comes due runs within a poll of its time, not at the next sweep.
+the worker's processes, and an attempt that comes due runs within a poll of its time, not at the next sweep. The
+events for subscribers (outbound) go out from the same dispatcher on threads of their own, OUTBOUND_THREADS: a slow
+or dead subscriber holds those, never a handoff's thread nor a worker process that webhook tasks need.
 
 One dispatcher runs at a time, as a django-q2 task holding a lease on one row (HandoffDispatcher). Every POLL it
 hands what is claimable (handoff_process claims it) to HANDOFF_THREADS threads. A task must end inside the worker's
@@ -23,6 +25,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from handoff.models import Handoff, HandoffDispatcher
+from outbound.delivery import deliveries_due, deliveries_waiting, delivery_send
 
 TASK = "handoff.tasks.handoffs_dispatch"
 POLL_SECONDS = 0.5
@@ -67,7 +70,8 @@ def handoffs_dispatch(*, run: Callable[..., object], seconds: float | None = Non
     seconds = min(HANDOVER_SECONDS, settings.Q_CLUSTER["timeout"] / 4) if seconds is None else seconds
     handover_at = time.monotonic() + seconds
     stop_at = handover_at + seconds
-    pool = _Pool(settings.HANDOFF_THREADS, run)
+    pool = _Pool(settings.HANDOFF_THREADS, lambda pk: run(handoff_id=pk), _handoffs_due)
+    sender = _Pool(settings.OUTBOUND_THREADS, lambda pk: delivery_send(delivery_id=pk), deliveries_due)
     handing_over, renewed = False, time.monotonic()
     try:
         while time.monotonic() < stop_at:
@@ -81,26 +85,39 @@ def handoffs_dispatch(*, run: Callable[..., object], seconds: float | None = Non
                 if not _lease_renew(token):
                     break
                 renewed = time.monotonic()
-            if not pool.in_hand and not Handoff.objects.active().exists():
-                break  # nothing left to wait for: the next handoff asks for a dispatcher again
+            if not pool.in_hand and not sender.in_hand and not _work_left():
+                break  # nothing left to wait for: the next handoff or event asks for a dispatcher again
             if not handing_over and time.monotonic() >= handover_at:
                 handing_over = _successor_ask(token)
             pool.feed()
+            sender.feed()
             pool.wait(POLL_SECONDS)
     finally:
         pool.close()
+        sender.close()
         released = not handing_over and HandoffDispatcher.objects.filter(pk=1, token=token).update(alive_until=None)
-        if released and Handoff.objects.filter(state=Handoff.State.QUEUED).exists():
+        if released and (Handoff.objects.filter(state=Handoff.State.QUEUED).exists() or deliveries_waiting()):
             dispatcher_ensure()  # queued while we were leaving: its own request found the lease still held
     return pool.ran
 
 
-class _Pool:
-    """Threads that each run one handoff at a time, fed with claimable ids not already in hand."""
+def _work_left() -> bool:
+    """A handoff not finished, or an event due now (one due later is the sweep's to wake us for)."""
+    return Handoff.objects.active().exists() or bool(deliveries_due(now=timezone.now(), exclude=set(), limit=1))
 
-    def __init__(self, size: int, run: Callable[..., object]):
+
+def _handoffs_due(*, now, exclude: set, limit: int) -> list:
+    due = Handoff.objects.claimable(now).exclude(pk__in=exclude).order_by("next_attempt_at")
+    return list(due.values_list("pk", flat=True)[:limit])
+
+
+class _Pool:
+    """Threads that each run one item (a handoff, a delivery) at a time, fed with due ids not already in hand."""
+
+    def __init__(self, size: int, run: Callable[..., object], due: Callable[..., list]):
         self.size = size
         self.run = run
+        self.due = due
         self.work: queue.Queue = queue.Queue()
         self.in_hand: set = set()
         self.lock = threading.Lock()
@@ -115,11 +132,10 @@ class _Pool:
             free, busy = self.size - len(self.in_hand), set(self.in_hand)
         if free <= 0:
             return
-        due = Handoff.objects.claimable(timezone.now()).exclude(pk__in=busy).order_by("next_attempt_at")
-        for handoff_id in due.values_list("pk", flat=True)[:free]:
+        for item_id in self.due(now=timezone.now(), exclude=busy, limit=free):
             with self.lock:
-                self.in_hand.add(handoff_id)
-            self.work.put(handoff_id)
+                self.in_hand.add(item_id)
+            self.work.put(item_id)
 
     def wait(self, seconds: float) -> None:
         """Until the next poll, or sooner when a thread comes free."""
@@ -135,14 +151,14 @@ class _Pool:
 
     def _run(self) -> None:
         try:
-            while (handoff_id := self.work.get()) is not None:
+            while (item_id := self.work.get()) is not None:
                 try:
                     close_old_connections()  # as django-q2 does before each task: a broken connection is replaced
-                    self.run(handoff_id=handoff_id)
+                    self.run(item_id)
                 except Exception:
-                    logger.exception("handoff %s: the attempt ended in an error", handoff_id)
+                    logger.exception("%s: the run ended in an error", item_id)
                 with self.lock:
-                    self.in_hand.discard(handoff_id)
+                    self.in_hand.discard(item_id)
                     self.ran += 1
                 self.freed.set()
         finally:

@@ -11,6 +11,8 @@ from handoff.models import Handoff, HandoffEvent
 from handoff.services.dispatcher import dispatcher_ensure
 from handoff.services.inboxes import handoff_inbox_choose
 from leads.models import Lead
+from outbound.delivery import deliveries_due
+from outbound.services import handoff_ended_emit
 
 Kind = HandoffEvent.Kind
 
@@ -155,15 +157,17 @@ def handoff_cancel(*, handoff: Handoff, user) -> Handoff:
         handoff.state, handoff.claim_token, handoff.finished_at = Handoff.State.CANCELLED, None, timezone.now()
         handoff.save(update_fields=["state", "claim_token", "finished_at", "updated_at"])
         handoff_event(handoff, Kind.CANCELLED, f"Cancelada por {user}.")
+        handoff_ended_emit(handoff, lead=handoff.lead)
     return handoff
 
 
 def handoffs_sweep() -> int:
-    """Start the dispatcher when a handoff is due, or its worker vanished (lease expired); returns how many are."""
+    """Start the dispatcher when a handoff is due, or its worker vanished (lease expired), or an event waits for a
+    retry; returns how many handoffs are due."""
     now = timezone.now()
     _dead_letter_vanished(now)
     due = Handoff.objects.claimable(now).count()
-    if due:
+    if due or deliveries_due(now=now, exclude=set(), limit=1):
         handoff_enqueue()
     return due
 

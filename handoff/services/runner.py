@@ -8,6 +8,7 @@ from datetime import timedelta
 from functools import cached_property
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -25,6 +26,7 @@ from handoff.services import steps
 from handoff.services.chatwoot import chatwoot_for
 from handoff.services.lifecycle import handoff_event
 from handoff.services.steps.note import handoff_history, handoff_note_parts
+from outbound.services import handoff_ended_emit
 
 Kind = HandoffEvent.Kind
 
@@ -203,9 +205,12 @@ def _requeue(run: HandoffRun, when, error: str, *, count_attempt: bool) -> None:
 
 def _fail(run: HandoffRun, reason: str) -> None:
     fields = {"state": Handoff.State.FAILED, "last_error": reason[:2000], "finished_at": timezone.now()}
-    if _settle(run, **fields, claim_token=None, lease_expires_at=None):
-        logger.warning("handoff %s failed in step %s", run.handoff.pk, run.step)
-        handoff_event(run.handoff, Kind.FAILED, f"Falhou (etapa {run.step}): {reason}"[:2000])
+    with transaction.atomic():  # the failure, its timeline row and its events for subscribers together
+        if _settle(run, **fields, claim_token=None, lease_expires_at=None):
+            logger.warning("handoff %s failed in step %s", run.handoff.pk, run.step)
+            handoff_event(run.handoff, Kind.FAILED, f"Falhou (etapa {run.step}): {reason}"[:2000])
+            run.handoff.state = Handoff.State.FAILED
+            handoff_ended_emit(run.handoff, lead=run.handoff.lead, reason=reason)
 
 
 def _settle(run: HandoffRun, **fields) -> bool:

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "leads",
     "handoff",
     "dashboard",
+    "outbound",
 ]
 
 MIDDLEWARE = [
@@ -150,6 +151,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # A transcript's messages have three senders; Atlas writes two of them.
+    "ENUM_NAME_OVERRIDES": {
+        "TranscriptSenderEnum": "leads.models.Message.Sender",
+        "AtlasSenderEnum": [("bot", "Bot"), ("lead", "Lead")],
+    },
 }
 
 # django-q2: the ORM broker keeps a queued task in the same database, so it commits with the data
@@ -226,6 +232,18 @@ HANDOFF_STEP_RETRY_SECONDS = env.float("HANDOFF_STEP_RETRY_SECONDS", default=0.5
 # it like a handoff (back to its agent, with a note of what happened since); "bot" leaves it to Atlas until Atlas
 # qualifies it again.
 HANDOFF_RETURNING_POLICY = env("HANDOFF_RETURNING_POLICY", default="handoff")
+
+# Events for subscribers (Atlas, n8n: admin → Assinaturas), sent by the handoff dispatcher on threads of their own.
+OUTBOUND_THREADS = env.int("OUTBOUND_THREADS", default=4)
+OUTBOUND_CONNECT_TIMEOUT = env.float("OUTBOUND_CONNECT_TIMEOUT", default=3.05)
+OUTBOUND_READ_TIMEOUT = env.float("OUTBOUND_READ_TIMEOUT", default=5.0)
+# A delivery answered 5xx or 429, or not answered, is retried after about this long, doubling (with jitter) up to an
+# hour between attempts, for a day; then it is kept as failed, to be sent again from the admin.
+OUTBOUND_RETRY_BASE_SECONDS = env.float("OUTBOUND_RETRY_BASE_SECONDS", default=5.0)
+# As for Chatwoot: private addresses and plain http are refused in production unless allowed (n8n on the same
+# Docker network is private: allow it there).
+OUTBOUND_ALLOW_PRIVATE_NETWORK = env.bool("OUTBOUND_ALLOW_PRIVATE_NETWORK", default=True)
+OUTBOUND_ALLOW_INSECURE_HTTP = env.bool("OUTBOUND_ALLOW_INSECURE_HTTP", default=True)
 
 # Outcomes when Chatwoot resolves a conversation: a lost label wins, then a won label, else the default.
 HANDOFF_LOST_LABELS = env.list("HANDOFF_LOST_LABELS", default=["perdido"])

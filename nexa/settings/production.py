@@ -25,6 +25,10 @@ if CHATWOOT_BASE_URL and not CHATWOOT_BASE_URL.lower().startswith("https://") an
         "in every request. Set CHATWOOT_ALLOW_INSECURE_HTTP=true only for a Chatwoot reached over a private network."
     )
 
+# Subscribers (n8n, Atlas) get Nexa's signed events over https, at public addresses, unless explicitly allowed.
+OUTBOUND_ALLOW_PRIVATE_NETWORK = env.bool("OUTBOUND_ALLOW_PRIVATE_NETWORK", default=False)
+OUTBOUND_ALLOW_INSECURE_HTTP = env.bool("OUTBOUND_ALLOW_INSECURE_HTTP", default=False)
+
 # WhiteNoise serves the collected, compressed and fingerprinted static files (admin, API docs).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -8,6 +8,7 @@ from handoff.services.conversations import outcome_for, resolution_apply
 from handoff.services.lifecycle import handoff_event
 from handoff.services.steps.note import whatsapp_window_warning
 from leads.models import BotConversation, Lead
+from outbound.services import handoff_ended_emit
 
 Kind = HandoffEvent.Kind
 
@@ -46,6 +47,7 @@ def finish(run) -> None:
         warning = whatsapp_window_warning(handoff)
         done = f"Com um humano no Chatwoot (conversa {handoff.conversation_id})."
         handoff_event(handoff, Kind.DONE, f"{done} ⚠️ {warning}" if warning else done)
+        handoff_ended_emit(handoff, lead=lead)
         if reported.chatwoot_status == "resolved":
             _resolved_meanwhile(handoff, lead, reported.outcome)
 
