@@ -7,7 +7,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from handoff.selectors import bot_should_reply, handoff_latest
+from handoff.selectors import bot_should_reply, handoff_latest, handoff_summary
 from leads.models import Lead
 from outbound.models import Delivery, EventType, OutboundEvent, Subscription
 
@@ -79,18 +79,6 @@ def lead_summary(lead: Lead) -> dict:
         "chatwoot_inbox_id": lead.chatwoot_inbox_id,
         "chatwoot_conversation_id": lead.chatwoot_conversation_id,
         "bot_should_reply": bot_should_reply(lead),
-    }
-
-
-def handoff_summary(handoff) -> dict:
-    return {
-        "id": str(handoff.pk),
-        "state": handoff.state,
-        "inbox_id": handoff.inbox_id,
-        "conversation_id": handoff.conversation_id,
-        "conversation_url": handoff.conversation_url or None,
-        "agent": {"id": handoff.assignee_id, "name": handoff.assignee_name} if handoff.assignee_id else None,
-        "team": {"id": handoff.team_id, "name": handoff.team_name} if handoff.team_id else None,
     }
 
 

@@ -78,3 +78,14 @@ def faults(monkeypatch):
     monkeypatch.setattr(chatwoot, "ChatwootClient", FaultyClient)  # the one factory builds every client
     transport.add = transport.rules.append
     return transport
+
+
+@pytest.fixture
+def receiver():
+    """A subscriber for Nexa's events, listening locally, with a secret of its own (tests/event_receiver.py)."""
+    from outbound.signing import secret_generate
+    from tests.event_receiver import EventReceiver
+
+    receiver = EventReceiver(secret=secret_generate()).start()
+    yield receiver
+    receiver.stop()

@@ -13,17 +13,10 @@ from outbound import services
 from outbound.delivery import deliveries_due, delivery_send, subscription_url_check
 from outbound.models import Delivery, DeliveryAttempt, EventType, OutboundEvent, Subscription
 from outbound.signing import secret_generate, signed_headers
-from tests.event_receiver import EventReceiver, signature_verify
+from tests.event_receiver import signature_verify
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def receiver():
-    receiver = EventReceiver(secret=secret_generate()).start()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import pytest
 
 from handoff.services import handoffs_sweep
 from outbound.models import Delivery, OutboundEvent, Subscription
-from tests.event_receiver import EventReceiver
 from tests.test_handoff_e2e import trigger_payload
 from tests.workers import Worker, settle
 
@@ -23,15 +22,6 @@ EACH_LEAD = [
     "lead.converted",
     "lead.returned_to_bot",
 ]
-
-
-@pytest.fixture
-def receiver():
-    from outbound.signing import secret_generate
-
-    receiver = EventReceiver(secret=secret_generate()).start()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture

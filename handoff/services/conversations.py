@@ -16,13 +16,14 @@ from django.utils import timezone
 
 from handoff.chatwoot import Conversation
 from handoff.models import ChatwootInbox, Handoff, HandoffEvent
+from handoff.selectors import handoff_summary
 from handoff.services.authors import Author, first_reply_time_trusted, integration_user_is
 from handoff.services.lifecycle import handoff_create, handoff_event, site_label
 from leads import services as lead_services
 from leads.models import BotConversation, Lead, Message
 from leads.phones import InvalidPhone, phone_parse
 from outbound.models import EventType
-from outbound.services import event_emit, handoff_ended_emit, handoff_summary
+from outbound.services import event_emit, handoff_ended_emit
 
 Kind = HandoffEvent.Kind
 
