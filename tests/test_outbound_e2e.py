@@ -126,6 +126,9 @@ def test_bot_should_reply_and_the_events_tell_the_same_story_at_every_step(api, 
     after("human replied", ["message.agent_sent", "conversation.human_replied"], should_reply=False)
     agent_sent = next(event["data"] for event in seen[-2:] if event["type"] == "message.agent_sent")
     assert agent_sent["message"]["content"] == "Oi! Aqui é a Ana, do comercial."
+    transcript = api.get(f"/api/v1/leads/{handoff.lead_id}/messages/").json()["results"]
+    assert transcript[-1]["sender"] == "agent"  # the same reply, in the transcript Atlas reads
+    assert transcript[-1]["chatwoot_message_id"] == agent_sent["message"]["chatwoot_message_id"] is not None
     assert agent_sent["lead"]["phone"] == "+5511970000001" and agent_sent["inbox"]["id"] == handoff.inbox_id
     sandbox.resolve(handoff.conversation_id, handoff.assignee_id)
     after("resolved", ["lead.converted", "lead.returned_to_bot"], should_reply=True)

@@ -72,7 +72,7 @@ def handoffs_dispatch(*, run: Callable[..., object], seconds: float | None = Non
     stop_at = handover_at + seconds
     pool = _Pool(settings.HANDOFF_THREADS, lambda pk: run(handoff_id=pk), _handoffs_due)
     sender = _Pool(settings.OUTBOUND_THREADS, lambda pk: delivery_send(delivery_id=pk), deliveries_due)
-    handing_over, renewed = False, time.monotonic()
+    handing_over, renewed, sent = False, time.monotonic(), 0.0
     try:
         while time.monotonic() < stop_at:
             if handing_over:
@@ -90,7 +90,9 @@ def handoffs_dispatch(*, run: Callable[..., object], seconds: float | None = Non
             if not handing_over and time.monotonic() >= handover_at:
                 handing_over = _successor_ask(token)
             pool.feed()
-            sender.feed()
+            if time.monotonic() - sent >= POLL_SECONDS:  # events once a poll, not at every handoff thread freed
+                sender.feed()
+                sent = time.monotonic()
             pool.wait(POLL_SECONDS)
     finally:
         pool.close()
