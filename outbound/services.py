@@ -16,10 +16,12 @@ RETRY_FOR = timedelta(days=1)  # a delivery that keeps failing is retried this l
 
 def event_emit(event_type: EventType, *, lead: Lead, **data) -> OutboundEvent | None:
     """Record the event for every active subscription that takes it, in the caller's transaction: it is sent after
-    commit, or never if the change rolls back. Without such a subscription nothing is stored."""
+    commit, or never if the change rolls back. Without such a subscription nothing is stored (and a callable in
+    `data` is not even called: what costs a read is passed as one)."""
     subscriptions = [s for s in Subscription.objects.filter(active=True) if s.takes(event_type)]
     if not subscriptions:
         return None
+    data = {key: value() if callable(value) else value for key, value in data.items()}  # read only when sent
     now = timezone.now()
     envelope = {
         "type": str(event_type),
@@ -45,9 +47,9 @@ def event_emit(event_type: EventType, *, lead: Lead, **data) -> OutboundEvent | 
 
 
 def lead_qualified_emit(*, lead: Lead, trigger: str) -> None:
-    latest = handoff_latest(lead)  # queued by handoff's receiver of the same signal, when one was
+    # The handoff queued by handoff's receiver of the same signal, when one was: read only for a subscriber.
     event_emit(
-        EventType.LEAD_QUALIFIED, lead=lead, trigger=trigger, handoff=handoff_summary(latest) if latest else None
+        EventType.LEAD_QUALIFIED, lead=lead, trigger=trigger, handoff=lambda: handoff_summary(handoff_latest(lead))
     )
 
 

@@ -258,6 +258,8 @@ def test_a_failed_handoff_is_an_event_and_gives_the_lead_back_to_the_bot(receive
     handoff_process(handoff_id=lead.handoffs.get().pk)
     types = list(OutboundEvent.objects.order_by("created_at").values_list("type", flat=True))
     assert types == ["lead.qualified", "handoff.failed", "lead.returned_to_bot"]
+    qualified = json.loads(OutboundEvent.objects.get(type="lead.qualified").body)["data"]
+    assert qualified["handoff"]["state"] == "queued" and qualified["lead"]["bot_should_reply"] is False
     failed = json.loads(OutboundEvent.objects.get(type="handoff.failed").body)["data"]
     assert "401" in failed["reason"] and failed["handoff"]["state"] == "failed"
     assert "token-errado" not in OutboundEvent.objects.get(type="handoff.failed").body
