@@ -46,6 +46,9 @@ def handoff_summary(handoff: Handoff | None) -> dict | None:
         "conversation_url": handoff.conversation_url or None,
         "assignee": {"id": handoff.assignee_id, "name": handoff.assignee_name} if handoff.assignee_id else None,
         "team": {"id": handoff.team_id, "name": handoff.team_name} if handoff.team_id else None,
+        "outcome": handoff.outcome or None,
+        "deal_value": str(handoff.deal_value) if handoff.deal_value is not None else None,
+        "loss_reason": handoff.loss_reason or None,
         "created_at": handoff.created_at,
         "finished_at": handoff.finished_at,
     }

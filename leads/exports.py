@@ -1,11 +1,13 @@
 """CSV exports (leads, and the dashboard's tables), streamed so a large selection never sits in memory."""
 
 import csv
+from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from handoff.models import Handoff
 from leads.models import Lead
 
 COLUMNS = (
@@ -43,10 +45,17 @@ def _is_phone(text: str) -> bool:
     return text.startswith("+") and text[1:].isdigit()
 
 
+OUTCOME_COLUMNS = ("deal_value", "loss_reason")  # the lead's latest handoff's, as the agent recorded them
+
+
 def leads_csv_rows(leads: QuerySet[Lead]):
-    yield COLUMNS
+    yield (*COLUMNS, *OUTCOME_COLUMNS)
+    latest = Handoff.objects.filter(lead=OuterRef("pk")).order_by("-created_at")
+    leads = leads.annotate(**{name: Subquery(latest.values(name)[:1]) for name in OUTCOME_COLUMNS})
+    cents = Decimal("0.01")  # SQLite hands a subquery's decimal back without its scale
     for lead in leads.order_by("-created_at", "-id").iterator(chunk_size=2000):
-        yield tuple(getattr(lead, column) for column in COLUMNS)
+        value = lead.deal_value.quantize(cents) if lead.deal_value is not None else None
+        yield (*(getattr(lead, column) for column in COLUMNS), value, lead.loss_reason)
 
 
 def _with_bom(lines):

@@ -38,6 +38,13 @@ HANDOFF_SCHEMA = {
             "nullable": True,
             "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
         },
+        "outcome": {"type": "string", "nullable": True, "enum": ["convertido", "perdido", None]},
+        "deal_value": {
+            "type": "string",
+            "nullable": True,
+            "description": 'In reais, as a decimal string ("12500.00"), from the agent\'s Chatwoot attribute.',
+        },
+        "loss_reason": {"type": "string", "nullable": True},
         "created_at": {"type": "string", "format": "date-time"},
         "finished_at": {"type": "string", "format": "date-time", "nullable": True},
     },

@@ -99,6 +99,26 @@ def test_export_selected_to_csv(admin_client):
     assert rows[0]["name"].startswith("'=")  # a spreadsheet will not run it
 
 
+def test_the_deal_and_loss_reason_show_on_the_lead_page_and_in_the_csv(admin_client):
+    from decimal import Decimal
+
+    from handoff.models import Handoff
+
+    won, lost = LeadFactory(status=Lead.Status.CONVERTIDO), LeadFactory(status=Lead.Status.PERDIDO)
+    Handoff.objects.create(
+        lead=won, trigger="score", state="done", deal_value=Decimal("12500"), deal_value_text="R$ 12.500,00"
+    )
+    Handoff.objects.create(lead=lost, trigger="score", state="done", deal_value_text="a ver", loss_reason="Caro")
+    page = admin_client.get(f"{CHANGELIST}{won.pk}/change/").content.decode()
+    assert "R$ 12.500,00" in page
+    assert "“a ver”" in admin_client.get(f"{CHANGELIST}{lost.pk}/change/").content.decode()
+    response = admin_client.post(CHANGELIST, {"action": "export_csv", "_selected_action": [won.pk, lost.pk]})
+    text = b"".join(response.streaming_content).decode().removeprefix("\ufeff")
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(text), delimiter=";")}
+    assert (rows[str(won.pk)]["deal_value"], rows[str(won.pk)]["loss_reason"]) == ("12500.00", "")
+    assert (rows[str(lost.pk)]["deal_value"], rows[str(lost.pk)]["loss_reason"]) == ("", "Caro")
+
+
 def test_admin_form_refuses_a_twin_of_another_leads_phone(admin_client):
     LeadFactory(phone="+5511987654321")
     response = admin_client.post(

@@ -119,6 +119,19 @@ def test_reconciliation_applies_a_resolution_whose_webhook_was_lost(handed_off, 
     assert handed_off.events.filter(kind="reconcile").exists()
 
 
+def test_reconciliation_reads_the_deal_value_and_loss_reason_it_missed(handed_off, chatwoot):
+    import requests
+
+    from tests.test_handoff_pipeline import HEADERS
+
+    url = f"{chatwoot.base_url}/api/v1/accounts/1/conversations/{handed_off.conversation_id}/custom_attributes"
+    attributes = {"custom_attributes": {"valor_negocio": "R$ 8.900,00", "motivo_perda": "Prazo"}}
+    requests.post(url, json=attributes, headers=HEADERS, timeout=5).raise_for_status()
+    handoffs_reconcile(now=timezone.now() + timedelta(minutes=31))
+    handed_off.refresh_from_db()
+    assert (str(handed_off.deal_value), handed_off.loss_reason) == ("8900.00", "Prazo")
+
+
 def test_reconciliation_records_a_first_reply_it_missed(handed_off, chatwoot):
     chatwoot.agent_reply(handed_off.conversation_id, handed_off.assignee_id, "Olá! Sou do time de vendas.")
     handoffs_reconcile(now=timezone.now() + timedelta(minutes=31))

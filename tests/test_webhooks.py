@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -374,6 +375,29 @@ def test_a_lost_label_makes_the_outcome_perdido(handed_off):
     payload = {**fixture("conversation_status_changed.resolved.json"), "labels": ["Perdido"]}
     deliver_and_process(payload)
     assert Lead.objects.get(pk=handed_off.lead_id).status == Lead.Status.PERDIDO
+
+
+def test_the_deal_value_and_loss_reason_the_agent_records_are_kept_with_the_outcome(handed_off, api):
+    resolved = fixture("conversation_status_changed.resolved.json")
+    attributes = {**resolved["custom_attributes"], "valor_negocio": "R$ 12.500,00", "motivo_perda": ""}
+    deliver_and_process({**resolved, "custom_attributes": attributes})
+    handed_off.refresh_from_db()
+    assert (handed_off.outcome, handed_off.deal_value, handed_off.deal_value_text) == (
+        "convertido",
+        Decimal("12500.00"),
+        "R$ 12.500,00",
+    )
+    summary = api.get(f"/api/v1/leads/{handed_off.lead_id}/").json()["handoff"]
+    assert (summary["deal_value"], summary["loss_reason"]) == ("12500.00", None)
+
+
+def test_a_lost_lead_keeps_its_reason_and_a_value_that_cannot_be_read_is_kept_as_typed(handed_off):
+    resolved = fixture("conversation_status_changed.resolved.json")
+    attributes = {"valor_negocio": "a combinar", "motivo_perda": "Achou caro; fechou com concorrente"}
+    deliver_and_process({**resolved, "labels": ["perdido"], "custom_attributes": attributes})
+    handed_off.refresh_from_db()
+    assert (handed_off.outcome, handed_off.loss_reason) == ("perdido", "Achou caro; fechou com concorrente")
+    assert handed_off.deal_value is None and handed_off.deal_value_text == "a combinar"
 
 
 def test_reopening_brings_the_lead_back_to_handed_off(handed_off):

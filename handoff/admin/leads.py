@@ -16,6 +16,7 @@ from handoff.admin.base import (
     confirmed,
 )
 from handoff.models import ChatwootInbox, Handoff
+from handoff.outcomes import deal_value_display
 from handoff.services.chatwoot import CHATWOOT_UNAVAILABLE
 from leads.admin import LeadAdmin
 from leads.models import Lead
@@ -172,7 +173,7 @@ def handoff_card(handoff: Handoff) -> str:
         ((f"{timezone.localtime(e.created_at):%d/%m %H:%M:%S}", e.message) for e in handoff.events.all()),
     )
     return format_html(
-        '<div style="margin-bottom:1em"><strong>{}</strong> · {} · {}: {} · {}: {}{}{}<ul>{}</ul></div>',
+        '<div style="margin-bottom:1em"><strong>{}</strong> · {} · {}: {} · {}: {}{}{}{}<ul>{}</ul></div>',
         handoff.get_state_display(),
         handoff.get_trigger_display(),
         _("attempts"),
@@ -180,6 +181,22 @@ def handoff_card(handoff: Handoff) -> str:
         _("agent"),
         handoff.assignee_name or "—",
         link,
+        deal_line(handoff),
         decision,
         events,
+    )
+
+
+def deal_line(handoff: Handoff) -> str:
+    """The outcome as the agent recorded it: the deal's value (as typed, when it could not be read) and why lost."""
+    if not (handoff.deal_value_text or handoff.loss_reason):
+        return ""
+    value = deal_value_display(handoff.deal_value) if handoff.deal_value is not None else ""
+    typed = handoff.deal_value_text if handoff.deal_value is None else ""
+    return format_html(
+        "<div>{}: {} · {}: {}</div>",
+        _("Deal value"),
+        value or (_("“{typed}” (not a value)").format(typed=typed) if typed else "—"),
+        _("Loss reason"),
+        handoff.loss_reason or "—",
     )

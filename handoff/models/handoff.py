@@ -149,6 +149,23 @@ class Handoff(models.Model):
     first_reply_agent_name = models.CharField(max_length=255, blank=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     outcome = models.CharField(_("outcome"), max_length=20, blank=True)
+    deal_value = models.DecimalField(
+        _("deal value"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("In reais, as the agent recorded it in Chatwoot (HANDOFF_DEAL_VALUE_ATTRIBUTE)."),
+    )
+    deal_value_text = models.CharField(
+        _("deal value as typed"), max_length=100, blank=True, help_text=_("What the agent typed, read or not.")
+    )
+    loss_reason = models.CharField(
+        _("loss reason"),
+        max_length=255,
+        blank=True,
+        help_text=_("As the agent recorded it in Chatwoot (HANDOFF_LOSS_REASON_ATTRIBUTE)."),
+    )
     escalations = models.PositiveSmallIntegerField(_("escalations"), default=0)
     sla_started_at = models.DateTimeField(
         null=True,

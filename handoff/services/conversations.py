@@ -6,6 +6,7 @@ conversation states older than the newest one applied are skipped (API-NOTES F.2
 """
 
 import dataclasses
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from handoff.chatwoot import Conversation
 from handoff.models import ChatwootInbox, Handoff, HandoffEvent
+from handoff.outcomes import deal_value_parse
 from handoff.selectors import handoff_summary
 from handoff.services.authors import Author, first_reply_time_trusted, integration_user_is
 from handoff.services.lifecycle import handoff_create, handoff_event, site_label
@@ -28,6 +30,8 @@ from outbound.services import event_emit, handoff_ended_emit
 Kind = HandoffEvent.Kind
 
 # What Chatwoot's side may change on a handoff row; the runner's checkpoints are never written from here.
+logger = logging.getLogger(__name__)
+
 SYNC_FIELDS = [
     "chatwoot_heard_at",
     "chatwoot_updated_at",
@@ -40,6 +44,9 @@ SYNC_FIELDS = [
     "first_reply_agent_name",
     "resolved_at",
     "outcome",
+    "deal_value",
+    "deal_value_text",
+    "loss_reason",
     "updated_at",
 ]
 
@@ -73,6 +80,7 @@ def conversation_state_apply(conversation: Conversation) -> SyncResult:
         handoff.save(update_fields=["chatwoot_heard_at"])
         return SyncResult(False, "estado antigo ou repetido: ignorado")
     changes = [
+        _deal_apply(handoff, conversation),  # first: a resolution's events carry the deal
         _owner_apply(handoff, conversation),
         _status_apply(handoff, conversation),
         _first_reply_from(handoff, conversation),
@@ -239,6 +247,24 @@ def _status_apply(handoff: Handoff, conversation: Conversation) -> str:
         handoff_event(handoff, Kind.REOPENED, "Reaberta no Chatwoot: de volta ao atendimento.")
         return "reaberta"
     return ""
+
+
+def _deal_apply(handoff: Handoff, conversation: Conversation) -> str:
+    """The deal's value and the loss reason, as the agent recorded them in the conversation's custom attributes.
+    A value that cannot be read is kept as typed (the admin shows it) and counts as no value."""
+    attributes = conversation.custom_attributes
+    raw_value = attributes.get(settings.HANDOFF_DEAL_VALUE_ATTRIBUTE)
+    reason = str(attributes.get(settings.HANDOFF_LOSS_REASON_ATTRIBUTE) or "").strip()[:255]
+    typed = "" if raw_value in (None, "") else str(raw_value).strip()[:100]
+    if (typed, reason) == (handoff.deal_value_text, handoff.loss_reason):
+        return ""
+    try:
+        value = deal_value_parse(raw_value) if typed else None
+    except ValueError as err:
+        value = None
+        logger.info("handoff %s: deal value not read (%s)", handoff.pk, err)
+    handoff.deal_value, handoff.deal_value_text, handoff.loss_reason = value, typed, reason
+    return f"valor {typed or '—'}; motivo {reason or '—'}"
 
 
 def _owner_apply(handoff: Handoff, conversation: Conversation) -> str:

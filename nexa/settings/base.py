@@ -249,6 +249,9 @@ OUTBOUND_ALLOW_INSECURE_HTTP = env.bool("OUTBOUND_ALLOW_INSECURE_HTTP", default=
 HANDOFF_LOST_LABELS = env.list("HANDOFF_LOST_LABELS", default=["perdido"])
 HANDOFF_WON_LABELS = env.list("HANDOFF_WON_LABELS", default=["convertido", "ganho"])
 HANDOFF_DEFAULT_OUTCOME = env("HANDOFF_DEFAULT_OUTCOME", default="convertido")
+# The conversation custom attributes where agents record a deal's value ("R$ 12.500,00") and why a lead was lost.
+HANDOFF_DEAL_VALUE_ATTRIBUTE = env("HANDOFF_DEAL_VALUE_ATTRIBUTE", default="valor_negocio")
+HANDOFF_LOSS_REASON_ATTRIBUTE = env("HANDOFF_LOSS_REASON_ATTRIBUTE", default="motivo_perda")
 # Speed-to-lead: minutes for the first human reply, measured from the handoff (routing rules may override).
 HANDOFF_SLA_MINUTES = env.int("HANDOFF_SLA_MINUTES", default=5)
 HANDOFF_SLA_MAX_ESCALATIONS = env.int("HANDOFF_SLA_MAX_ESCALATIONS", default=2)
