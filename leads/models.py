@@ -203,8 +203,14 @@ class Message(models.Model):
 
     @property
     def chatwoot_message_id(self) -> int | None:
-        if self.external_id and self.external_id.startswith(self.CHATWOOT_PREFIX):
-            return int(self.external_id.removeprefix(self.CHATWOOT_PREFIX))
+        number = (self.external_id or "").removeprefix(self.CHATWOOT_PREFIX)
+        if (
+            self.external_id
+            and self.external_id.startswith(self.CHATWOOT_PREFIX)
+            and number.isascii()
+            and number.isdigit()
+        ):
+            return int(number)
         return None
 
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from leads.models import BotConversation, Lead, Message
 from leads.phones import Phone
@@ -28,11 +28,12 @@ def lead_transcript(*, lead: Lead, limit: int = 500) -> list[Message]:
 
 
 def transcript_after(*, lead: Lead, after: Message | datetime | None = None) -> QuerySet[Message]:
-    """The lead's messages across all its conversations, oldest first; with `after`, only those after that message
-    (in this order) or that time."""
+    """The lead's messages across all its conversations, oldest first; with `after`, only those stored after that
+    message (ids grow as messages are stored: one mirrored late from Chatwoot, with an older time, still comes to
+    a client following the transcript), or sent after that time."""
     messages = Message.objects.filter(conversation__lead=lead)
     if isinstance(after, Message):
-        messages = messages.filter(Q(created_at__gt=after.created_at) | Q(created_at=after.created_at, id__gt=after.pk))
+        messages = messages.filter(pk__gt=after.pk)
     elif after is not None:
         messages = messages.filter(created_at__gt=after)
     return messages.order_by("created_at", "id")

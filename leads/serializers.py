@@ -219,6 +219,11 @@ class MessageInputSerializer(KnownFieldsMixin, serializers.Serializer):
     created_at = serializers.DateTimeField(required=False, allow_null=True, validators=[message_time_check])
     external_id = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=128)
 
+    def validate_external_id(self, value):
+        if value and value.startswith(Message.CHATWOOT_PREFIX):  # the ids of messages mirrored from Chatwoot
+            raise serializers.ValidationError(f"O prefixo {Message.CHATWOOT_PREFIX} é reservado ao Chatwoot.")
+        return value
+
 
 class MessageSerializer(serializers.ModelSerializer):
     class Meta:
@@ -280,8 +285,9 @@ class TranscriptQuerySerializer(KnownFieldsMixin, serializers.Serializer):
     page_size = serializers.IntegerField(required=False, min_value=1)
 
     def validate_after(self, value: str) -> Message | datetime:
-        """A message id of this lead's transcript, or a time (ISO 8601; without an offset, in TIME_ZONE)."""
-        if value.isdigit():
+        """A message id of this lead's transcript (what was stored after it), or a time (ISO 8601; without an offset,
+        in TIME_ZONE)."""
+        if value.isascii() and value.isdigit():
             message = Message.objects.filter(pk=int(value), conversation__lead=self.context["lead"]).first()
             if message is None:
                 raise serializers.ValidationError("Nenhuma mensagem deste lead tem esse id.")

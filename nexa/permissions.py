@@ -9,14 +9,16 @@ class ApiKeyOrStaffReader(BasePermission):
     """Writes need an API key, so a browser session (and its CSRF token) can never change data through the API.
 
     An API key needs the scope the view names for the method (`required_scopes`, e.g. {"GET": "leads:read"}; every
-    API view names one for each method it answers, tests/test_api_access.py checks it). A key without scopes may do
-    everything.
+    API view names one for each method it answers, tests/test_api_access.py checks it; one it does not name is
+    closed to keys with scopes). A key without scopes may do everything.
     """
 
     def has_permission(self, request, view) -> bool:
         if isinstance(request.auth, AbstractAPIKey):
             scopes, needed = request.user.scopes, required_scope(view, request.method)
-            if scopes is not None and needed is not None and needed not in scopes:
+            if scopes is not None and needed not in scopes:  # no scope named for it: closed to scoped keys
+                if needed is None:
+                    raise PermissionDenied("Nenhum escopo de chave de API abre esta operação.")
                 raise PermissionDenied(
                     {"detail": f"Esta chave de API não tem o escopo {needed}.", "missing_scope": needed}
                 )

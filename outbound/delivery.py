@@ -4,6 +4,7 @@ The handoff dispatcher runs them on threads of their own (handoff.services.dispa
 holds those threads only, never a handoff's or a webhook task's.
 """
 
+import logging
 import random
 import time
 from datetime import timedelta
@@ -12,7 +13,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from handoff.chatwoot import ChatwootConfigurationError, PublicNetworkAdapter, address_is_public
@@ -20,7 +21,10 @@ from outbound.models import Delivery, DeliveryAttempt, Subscription
 from outbound.signing import signed_headers
 
 USER_AGENT = "Nexa/1.0 (+events)"
+CLAIM = timedelta(minutes=2)  # longer than any attempt: its timeouts, and the answer read up to ANSWER_READ
+ANSWER_READ = 64 * 1024  # bytes of a subscriber's answer read at the most (a 2xx needs no body)
 RESPONSE_KEPT = 1000  # characters of a subscriber's answer kept with the attempt
+logger = logging.getLogger(__name__)
 RETRY_STATUSES = {408, 429}  # and every 5xx, a timeout, a connection error
 BACKOFF_CAP = 3600.0  # seconds: the longest wait between two attempts
 
@@ -44,27 +48,34 @@ def deliveries_due(*, now, exclude: set, limit: int) -> list[int]:
     return list(due.values_list("pk", flat=True)[:limit])
 
 
-def deliveries_waiting() -> bool:
-    """Any delivery of an active subscription still to send, now or later (the sweep wakes the dispatcher for it)."""
-    return Delivery.objects.filter(state=Delivery.State.PENDING, subscription__active=True).exists()
-
-
 def delivery_send(*, delivery_id: int) -> str:
-    """One attempt at one delivery, if it is still due and nobody else took it; returns its state."""
+    """One attempt at one delivery, if it is still due and nobody else took it; returns its state.
+
+    The claim counts the attempt and pushes the next one past this one's longest duration; its time is the claim's
+    token: the outcome is saved only if nobody (another dispatcher, a redelivery from the admin) took the delivery
+    since. Whatever goes wrong after the claim is recorded as a failed attempt, never left to repeat unseen.
+    """
     now = timezone.now()
-    lease = now + timedelta(seconds=settings.OUTBOUND_CONNECT_TIMEOUT + settings.OUTBOUND_READ_TIMEOUT + 5)
-    # The claim: pushing the next attempt past this one's longest duration keeps other dispatchers off it.
+    lease = now + CLAIM
     taken = Delivery.objects.filter(pk=delivery_id, state=Delivery.State.PENDING, next_attempt_at__lte=now).update(
-        next_attempt_at=lease
+        next_attempt_at=lease, attempts=F("attempts") + 1
     )
     if not taken:
         return "not claimed"
     delivery = Delivery.objects.select_related("event", "subscription").get(pk=delivery_id)
-    status, answer, error, duration_ms = _post(delivery)
+    try:
+        status, answer, error, duration_ms = _post(delivery)
+    except Exception as err:  # a bug must not turn into a silent resend every CLAIM
+        logger.exception("delivery %s: the attempt failed", delivery.pk)
+        status, answer, error, duration_ms = None, "", f"erro interno: {type(err).__name__}", 0
     DeliveryAttempt.objects.create(
-        delivery=delivery, status=status, duration_ms=duration_ms, response=answer[:RESPONSE_KEPT], error=error[:255]
+        delivery=delivery,
+        status=status,
+        duration_ms=duration_ms,
+        response=answer.replace("\x00", "")[:RESPONSE_KEPT],
+        error=error[:255],
     )
-    fields = {"attempts": delivery.attempts + 1, "last_status": status, "last_error": error[:255]}
+    fields = {"last_status": status, "last_error": error[:255]}
     if status is not None and 200 <= status < 300:
         fields.update(state=Delivery.State.DELIVERED, delivered_at=timezone.now(), last_error="")
     elif status == 410:
@@ -74,10 +85,10 @@ def delivery_send(*, delivery_id: int) -> str:
         )
         fields.update(state=Delivery.State.FAILED, last_error="410: assinatura desativada")
     elif _retryable(status) and timezone.now() < delivery.retry_until:
-        fields.update(next_attempt_at=timezone.now() + timedelta(seconds=retry_delay(fields["attempts"])))
+        fields.update(next_attempt_at=timezone.now() + timedelta(seconds=retry_delay(delivery.attempts)))
     else:
         fields.update(state=Delivery.State.FAILED)
-    Delivery.objects.filter(pk=delivery.pk).update(**fields)
+    Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.PENDING, next_attempt_at=lease).update(**fields)
     return fields.get("state", Delivery.State.PENDING)
 
 
@@ -117,14 +128,16 @@ def _post(delivery: Delivery) -> tuple[int | None, str, str, int]:
         headers = signed_headers(
             webhook_id=event.webhook_id, body=event.body, secrets_=subscription.secret_list, at=timezone.now()
         )
-        response = _session().post(
+        with _session().post(
             subscription.url,
             data=event.body.encode(),
             headers={**headers, "Content-Type": "application/json", "User-Agent": USER_AGENT},
             timeout=(settings.OUTBOUND_CONNECT_TIMEOUT, settings.OUTBOUND_READ_TIMEOUT),
             allow_redirects=False,
-        )
-        return response.status_code, response.text, "", _since(started)
+            stream=True,  # the answer is read up to ANSWER_READ: an endless one cannot hold the thread
+        ) as response:
+            answer = response.raw.read(ANSWER_READ, decode_content=True).decode("utf-8", errors="replace")
+        return response.status_code, answer, "", _since(started)
     except requests.Timeout:
         return None, "", "tempo esgotado", _since(started)
     except requests.RequestException as err:

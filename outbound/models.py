@@ -10,11 +10,13 @@ from django.utils.translation import gettext_lazy as _
 
 class EventType(models.TextChoices):
     LEAD_QUALIFIED = "lead.qualified", _("Lead qualified")
+    HANDOFF_QUEUED = "handoff.queued", _("Handoff queued")
     HANDOFF_COMPLETED = "handoff.completed", _("Handoff completed")
     HANDOFF_FAILED = "handoff.failed", _("Handoff failed")
     HUMAN_REPLIED = "conversation.human_replied", _("First human reply")
     AGENT_SENT = "message.agent_sent", _("Agent message")
     ASSIGNED = "conversation.assigned", _("Conversation assigned")
+    REOPENED = "conversation.reopened", _("Conversation reopened")
     LEAD_CONVERTED = "lead.converted", _("Lead converted")
     LEAD_LOST = "lead.lost", _("Lead lost")
     RETURNED_TO_BOT = "lead.returned_to_bot", _("Lead back with the bot")

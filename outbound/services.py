@@ -65,8 +65,20 @@ def handoff_ended_emit(handoff, *, lead: Lead, outcome: str = "", reason: str = 
     if outcome:
         won = outcome == Lead.Status.CONVERTIDO
         event_emit(EventType.LEAD_CONVERTED if won else EventType.LEAD_LOST, lead=lead, handoff=summary)
-    why = outcome or handoff.state  # convertido, perdido, failed, cancelled
-    event_emit(EventType.RETURNED_TO_BOT, lead=lead, handoff=summary, reason=why)
+    if bot_should_reply(lead):  # not while the lead is with a human in another conversation
+        why = outcome or handoff.state  # convertido, perdido, failed, cancelled
+        event_emit(EventType.RETURNED_TO_BOT, lead=lead, handoff=summary, reason=why)
+
+
+def handoff_queued_emit(handoff) -> None:
+    """A handoff of the lead is queued (qualified, asked for from the admin, retried, or the lead came back): the bot
+    must be silent from now on."""
+    event_emit(EventType.HANDOFF_QUEUED, lead=handoff.lead, handoff=handoff_summary(handoff), trigger=handoff.trigger)
+
+
+def assigned_emit(handoff, *, by: str) -> None:
+    """The conversation changed hands after the handoff: in Chatwoot, by an escalation, or from the admin."""
+    event_emit(EventType.ASSIGNED, lead=handoff.lead, handoff=handoff_summary(handoff), by=by)
 
 
 def lead_summary(lead: Lead) -> dict:
@@ -85,10 +97,11 @@ def lead_summary(lead: Lead) -> dict:
 
 
 def delivery_redeliver(*, delivery: Delivery) -> None:
-    """From the admin: send a failed (or delivered) event again, as it was, with the same webhook-id."""
+    """From the admin: send a failed (or delivered) event again, as it was, with the same webhook-id (a pending one
+    is on its way already)."""
     now = timezone.now()
-    Delivery.objects.filter(pk=delivery.pk).update(
-        state=Delivery.State.PENDING, next_attempt_at=now, retry_until=now + RETRY_FOR, last_error=""
+    Delivery.objects.filter(pk=delivery.pk).exclude(state=Delivery.State.PENDING).update(
+        state=Delivery.State.PENDING, next_attempt_at=now, retry_until=now + RETRY_FOR, attempts=0, last_error=""
     )
     transaction.on_commit(_dispatcher_wake)
 

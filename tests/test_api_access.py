@@ -91,6 +91,7 @@ SCOPE_OF = {
     ("post", "/api/v1/leads/"): "leads:write",
     ("get", "/api/v1/leads/{id}/"): "leads:read",
     ("patch", "/api/v1/leads/{id}/"): "leads:write",
+    ("get", "/api/v1/leads/{id}/messages/"): "leads:read",
     ("post", "/api/v1/leads/{id}/messages/"): "leads:write",
     ("post", "/api/v1/handoffs/"): "leads:write",
     ("get", "/api/v1/metrics/"): "metrics:read",
@@ -125,13 +126,18 @@ def test_a_key_without_the_operations_scope_gets_a_403_naming_it_and_nothing_cha
 def test_a_key_with_the_operations_scope_may_use_it(method, path):
     lead = LeadFactory(phone="+5521998123456")
     body = {
-        "/api/v1/leads/": {"name": "Mudado", "phone": "(21) 99812-3456", "qualification_score": 3},
-        "/api/v1/handoffs/": {"name": "Mudado", "phone": "(21) 99812-3456", "qualification_score": 3},
-        "/api/v1/leads/{id}/": {"name": "Mudado"},
-        "/api/v1/leads/{id}/messages/": {"sender": "bot", "content": "oi"},
-    }.get(path, {})
+        ("post", "/api/v1/leads/"): {"name": "Mudado", "phone": "(21) 99812-3456", "qualification_score": 3},
+        ("post", "/api/v1/handoffs/"): {"name": "Mudado", "phone": "(21) 99812-3456", "qualification_score": 3},
+        ("patch", "/api/v1/leads/{id}/"): {"name": "Mudado"},
+        ("post", "/api/v1/leads/{id}/messages/"): {"sender": "bot", "content": "oi"},
+    }.get((method, path), {})
     response = getattr(scoped_client(SCOPE_OF[method, path]), method)(path.format(id=lead.pk), body, format="json")
     assert response.status_code in (200, 201, 202), response.content
+
+
+def test_an_operation_no_scope_opens_is_closed_to_a_scoped_key():
+    response = scoped_client("leads:read", "leads:write", "metrics:read").options("/api/v1/handoffs/")
+    assert response.status_code == 403 and "missing_scope" not in response.json()
 
 
 def test_a_key_made_without_scopes_may_do_everything(api):

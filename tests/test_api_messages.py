@@ -221,3 +221,27 @@ def test_a_staff_session_with_view_permission_reads_the_transcript(admin_client,
 
 def test_an_unknown_leads_transcript_is_a_404(api):
     assert api.get("/api/v1/leads/5b3c4a86-6d0e-4b7e-9a39-7d4f1c2e0a11/messages/").status_code == 404
+
+
+def test_a_message_stored_late_still_comes_to_a_client_following_by_id(api, lead, transcript):
+    """Mirrored from Chatwoot after a delay, its time is older than the last message the client has."""
+    from tests.factories import MessageFactory
+
+    late = MessageFactory(conversation=transcript[-1].conversation, created_at=transcript[0].created_at)
+    after = api.get(messages_url(lead), {"after": transcript[-1].pk}).json()["results"]
+    assert [m["id"] for m in after] == [late.pk]
+
+
+def test_atlas_cannot_use_chatwoots_id_prefix_and_a_foreign_one_reads_as_no_chatwoot_id(api, lead):
+    response = api.post(
+        messages_url(lead), {"sender": "bot", "content": "oi", "external_id": "chatwoot:77"}, format="json"
+    )
+    assert response.status_code == 400 and "external_id" in response.json()
+    from tests.factories import MessageFactory
+
+    MessageFactory(conversation__lead=lead, external_id="chatwoot:abc")
+    assert api.get(messages_url(lead)).json()["results"][0]["chatwoot_message_id"] is None
+
+
+def test_an_after_of_unicode_digits_is_a_400_not_a_500(api, lead, transcript):
+    assert api.get(messages_url(lead), {"after": "²"}).status_code == 400

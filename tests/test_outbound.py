@@ -257,9 +257,113 @@ def test_a_failed_handoff_is_an_event_and_gives_the_lead_back_to_the_bot(receive
 
     handoff_process(handoff_id=lead.handoffs.get().pk)
     types = list(OutboundEvent.objects.order_by("created_at").values_list("type", flat=True))
-    assert types == ["lead.qualified", "handoff.failed", "lead.returned_to_bot"]
+    assert types == ["handoff.queued", "lead.qualified", "handoff.failed", "lead.returned_to_bot"]
     qualified = json.loads(OutboundEvent.objects.get(type="lead.qualified").body)["data"]
     assert qualified["handoff"]["state"] == "queued" and qualified["lead"]["bot_should_reply"] is False
     failed = json.loads(OutboundEvent.objects.get(type="handoff.failed").body)["data"]
     assert "401" in failed["reason"] and failed["handoff"]["state"] == "failed"
     assert "token-errado" not in OutboundEvent.objects.get(type="handoff.failed").body
+
+
+def test_a_weak_secret_is_refused():
+    from outbound.signing import secret_valid
+
+    assert secret_valid(secret_generate())
+    assert not secret_valid("whsec_AAAA") and not secret_valid("whsec_não-é-base64") and not secret_valid("segredo")
+
+
+def test_an_error_after_the_claim_is_a_recorded_attempt_retried_later_never_a_silent_loop(
+    receiver, subscription, monkeypatch
+):
+    from outbound import delivery as sending
+
+    def broken(delivery):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(sending, "_post", broken)
+    emit()
+    delivery = Delivery.objects.get()
+    assert delivery_send(delivery_id=delivery.pk) == Delivery.State.PENDING
+    delivery.refresh_from_db()
+    assert delivery.attempts == 1 and delivery.next_attempt_at > timezone.now()
+    assert DeliveryAttempt.objects.get().error == "erro interno: RuntimeError"
+
+
+def test_an_answer_with_a_nul_byte_is_recorded_without_it(receiver, subscription, monkeypatch):
+    from outbound import delivery as sending
+
+    monkeypatch.setattr(sending, "_post", lambda delivery: (500, "falhou\x00aqui", "", 3))
+    emit()
+    delivery_send(delivery_id=Delivery.objects.get().pk)
+    assert DeliveryAttempt.objects.get().response == "falhouaqui"
+
+
+def test_an_outcome_is_not_saved_over_a_delivery_taken_since(receiver, subscription, monkeypatch):
+    """A redelivery from the admin, or another dispatcher's claim, while this attempt was in flight wins."""
+    from outbound import delivery as sending
+
+    def slow_then_claimed_again(delivery):
+        Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())  # someone took it meanwhile
+        return 500, "", "", 3
+
+    monkeypatch.setattr(sending, "_post", slow_then_claimed_again)
+    emit()
+    delivery_send(delivery_id=Delivery.objects.get().pk)
+    assert Delivery.objects.get().next_attempt_at <= timezone.now()  # the other claim's, not this attempt's backoff
+
+
+def test_the_dispatcher_leaves_a_retry_due_later_to_the_sweep_instead_of_restarting_itself(
+    receiver, subscription, monkeypatch
+):
+    from handoff.services import dispatcher
+
+    asked = []
+    monkeypatch.setattr(dispatcher, "_task_enqueue", lambda: asked.append(1))
+    emit()
+    Delivery.objects.update(next_attempt_at=timezone.now() + timedelta(minutes=5))  # in backoff
+    assert dispatcher.handoffs_dispatch(run=lambda **kwargs: None, seconds=5) == 0
+    assert asked == []
+
+
+def test_a_reassignment_from_the_admin_and_an_escalation_are_events(receiver, subscription, chatwoot):
+    from handoff.services import handoff_reassign
+    from tests.test_handoff_pipeline import qualified_lead, settle
+
+    handoff = settle(qualified_lead())
+    handoff_reassign(handoff=handoff, user="gerente", agent_id=3, team_id=None)
+    assigned = [json.loads(e.body) for e in OutboundEvent.objects.filter(type="conversation.assigned")]
+    assert [(e["data"]["by"], e["data"]["handoff"]["assignee"]["id"]) for e in assigned] == [("admin", 3)]
+
+
+def test_a_handoff_whose_worker_vanished_is_a_failure_event_and_the_bot_may_speak(receiver, subscription):
+    from handoff.models import Handoff
+    from handoff.services import handoffs_sweep
+
+    lead = LeadFactory(qualification_score=9)
+    Handoff.objects.create(
+        lead=lead,
+        trigger=Handoff.Trigger.API,
+        state=Handoff.State.IN_PROGRESS,
+        attempts=99,
+        lease_expires_at=timezone.now() - timedelta(minutes=1),
+    )
+    handoffs_sweep()
+    types = list(OutboundEvent.objects.order_by("created_at").values_list("type", flat=True))
+    assert types[-2:] == ["handoff.failed", "lead.returned_to_bot"]
+
+
+def test_reopening_a_resolved_conversation_is_an_event_and_the_bot_is_silent_again(receiver, subscription, settings):
+    from handoff.models import Handoff
+    from leads.models import BotConversation
+    from tests.test_webhooks import SECRET, deliver_and_process, fixture
+
+    settings.CHATWOOT_WEBHOOK_SECRETS = [SECRET]
+
+    lead = LeadFactory(phone="+5511987654321", status=Lead.Status.HANDED_OFF, chatwoot_conversation_id=128)
+    BotConversation.objects.create(lead=lead, status=BotConversation.Status.HANDED_OFF)
+    Handoff.objects.create(lead=lead, trigger="score", state=Handoff.State.DONE, contact_id=42, conversation_id=128)
+    resolved = fixture("conversation_status_changed.resolved.json")
+    deliver_and_process(resolved)
+    deliver_and_process({**resolved, "status": "open", "updated_at": resolved["updated_at"] + 60})
+    reopened = json.loads(OutboundEvent.objects.get(type="conversation.reopened").body)
+    assert reopened["data"]["lead"]["bot_should_reply"] is False

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 LEADS = 4
 EACH_LEAD = [
+    "handoff.queued",
     "lead.qualified",
     "handoff.completed",
     "message.agent_sent",
@@ -119,7 +120,7 @@ def test_bot_should_reply_and_the_events_tell_the_same_story_at_every_step(api, 
         assert api.get(f"/api/v1/leads/{lead_id}/").json()["bot_should_reply"] is should_reply, step
 
     assert api.post("/api/v1/handoffs/", trigger_payload(1), format="json").status_code == 202
-    after("qualified", ["lead.qualified"], should_reply=False)
+    after("qualified", ["handoff.queued", "lead.qualified"], should_reply=False)
     (handoff,) = settle(1, worker=worker)
     after("handed off", ["handoff.completed"], should_reply=False)
     sandbox.agent_reply(handoff.conversation_id, handoff.assignee_id, "Oi! Aqui é a Ana, do comercial.")

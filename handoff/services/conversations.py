@@ -25,7 +25,7 @@ from leads import services as lead_services
 from leads.models import BotConversation, Lead, Message
 from leads.phones import InvalidPhone, phone_parse
 from outbound.models import EventType
-from outbound.services import event_emit, handoff_ended_emit
+from outbound.services import assigned_emit, event_emit, handoff_ended_emit
 
 Kind = HandoffEvent.Kind
 
@@ -245,6 +245,7 @@ def _status_apply(handoff: Handoff, conversation: Conversation) -> str:
         lead.save(update_fields=["status", "updated_at"])
         handoff.resolved_at, handoff.outcome = None, ""
         handoff_event(handoff, Kind.REOPENED, "Reaberta no Chatwoot: de volta ao atendimento.")
+        event_emit(EventType.REOPENED, lead=lead, handoff=handoff_summary(handoff))  # the bot is silent again
         return "reaberta"
     return ""
 
@@ -281,7 +282,7 @@ def _owner_apply(handoff: Handoff, conversation: Conversation) -> str:
         changes.append(f"time: {handoff.team_name}")
     if changes:
         handoff_event(handoff, Kind.OWNER, f"No Chatwoot, {', '.join(changes)}.", agent_id=handoff.assignee_id)
-        event_emit(EventType.ASSIGNED, lead=handoff.lead, handoff=handoff_summary(handoff))
+        assigned_emit(handoff, by="chatwoot")
     return "; ".join(changes)
 
 

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from handoff.models import Handoff, HandoffDispatcher
-from outbound.delivery import deliveries_due, deliveries_waiting, delivery_send
+from outbound.delivery import deliveries_due, delivery_send
 
 TASK = "handoff.tasks.handoffs_dispatch"
 POLL_SECONDS = 0.5
@@ -98,14 +98,20 @@ def handoffs_dispatch(*, run: Callable[..., object], seconds: float | None = Non
         pool.close()
         sender.close()
         released = not handing_over and HandoffDispatcher.objects.filter(pk=1, token=token).update(alive_until=None)
-        if released and (Handoff.objects.filter(state=Handoff.State.QUEUED).exists() or deliveries_waiting()):
-            dispatcher_ensure()  # queued while we were leaving: its own request found the lease still held
+        # Queued while we were leaving: its own request found the lease still held. (An event waiting for a later
+        # retry is the sweep's to wake a dispatcher for.)
+        if released and (Handoff.objects.filter(state=Handoff.State.QUEUED).exists() or _deliveries_due_now()):
+            dispatcher_ensure()
     return pool.ran
 
 
 def _work_left() -> bool:
     """A handoff not finished, or an event due now (one due later is the sweep's to wake us for)."""
-    return Handoff.objects.active().exists() or bool(deliveries_due(now=timezone.now(), exclude=set(), limit=1))
+    return Handoff.objects.active().exists() or _deliveries_due_now()
+
+
+def _deliveries_due_now() -> bool:
+    return bool(deliveries_due(now=timezone.now(), exclude=set(), limit=1))
 
 
 def _handoffs_due(*, now, exclude: set, limit: int) -> list:

@@ -12,7 +12,7 @@ from handoff.services.dispatcher import dispatcher_ensure
 from handoff.services.inboxes import handoff_inbox_choose
 from leads.models import Lead
 from outbound.delivery import deliveries_due
-from outbound.services import handoff_ended_emit
+from outbound.services import handoff_ended_emit, handoff_queued_emit
 
 Kind = HandoffEvent.Kind
 
@@ -62,6 +62,7 @@ def handoff_create(
                 handoff = lead.handoffs.active().get()
             else:
                 handoff_event(handoff, Kind.QUEUED, f"Na fila ({site_label(Handoff.Trigger, handoff.trigger)}).")
+                handoff_queued_emit(handoff)
                 transaction.on_commit(handoff_enqueue)
     return handoff
 
@@ -123,6 +124,7 @@ def _resume(handoff: Handoff, message: str, origin: dict | None = None) -> Hando
             fields += [*origin, "history_until"]
         handoff.save(update_fields=fields)
         handoff_event(handoff, Kind.RESUMED, message)
+        handoff_queued_emit(handoff)
         if start <= now:
             transaction.on_commit(handoff_enqueue)
     return handoff
@@ -176,10 +178,13 @@ def _dead_letter_vanished(now) -> None:
     """A handoff whose worker died on every attempt (killed, out of memory) stops being retried."""
     for handoff in Handoff.objects.vanished(now):
         reason = f"O worker parou sem concluir em {handoff.attempts} tentativas (morto ou sem memória?)."
-        if Handoff.objects.filter(pk=handoff.pk, state=Handoff.State.IN_PROGRESS).update(
-            state=Handoff.State.FAILED, last_error=reason, finished_at=now, claim_token=None
-        ):
-            handoff_event(handoff, Kind.FAILED, reason)
+        fields = {"state": Handoff.State.FAILED, "last_error": reason, "finished_at": now, "claim_token": None}
+        with transaction.atomic():  # the failure, its timeline row and its events for subscribers together
+            if Handoff.objects.filter(pk=handoff.pk, state=Handoff.State.IN_PROGRESS).update(**fields):
+                handoff_event(handoff, Kind.FAILED, reason)
+                for name, value in fields.items():
+                    setattr(handoff, name, value)
+                handoff_ended_emit(handoff, lead=handoff.lead, reason=reason)
 
 
 def handoff_enqueue() -> None:

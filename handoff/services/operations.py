@@ -1,11 +1,13 @@
 """What agents do from the admin in Chatwoot: reassign a handed-off lead, list whom they can pick."""
 
 from django.core.cache import cache
+from django.db import transaction
 
 from handoff.chatwoot import Agent, Team
 from handoff.models import Handoff, HandoffEvent
 from handoff.services.chatwoot import chatwoot_for
 from handoff.services.lifecycle import HandoffRefused, handoff_event
+from outbound.services import assigned_emit
 
 Kind = HandoffEvent.Kind
 
@@ -49,6 +51,11 @@ def handoff_reassign(*, handoff: Handoff, user, agent_id: int | None = None, tea
 
 
 def _reassigned_record(handoff: Handoff, user, changes: dict) -> None:
-    Handoff.objects.filter(pk=handoff.pk).update(**changes)
-    names = ", ".join(value for key, value in changes.items() if key.endswith("_name") and value)
-    handoff_event(handoff, Kind.REASSIGNED, f"Reatribuída por {user} para {names or 'o novo responsável'}.", **changes)
+    with transaction.atomic():  # the new owner, its timeline row and its event for subscribers together
+        Handoff.objects.filter(pk=handoff.pk).update(**changes)
+        names = ", ".join(value for key, value in changes.items() if key.endswith("_name") and value)
+        message = f"Reatribuída por {user} para {names or 'o novo responsável'}."
+        handoff_event(handoff, Kind.REASSIGNED, message, **changes)
+        for name, value in changes.items():
+            setattr(handoff, name, value)
+        assigned_emit(handoff, by="admin")

@@ -209,7 +209,8 @@ def _fail(run: HandoffRun, reason: str) -> None:
         if _settle(run, **fields, claim_token=None, lease_expires_at=None):
             logger.warning("handoff %s failed in step %s", run.handoff.pk, run.step)
             handoff_event(run.handoff, Kind.FAILED, f"Falhou (etapa {run.step}): {reason}"[:2000])
-            run.handoff.state = Handoff.State.FAILED
+            for name, value in {**fields, "claim_token": None, "lease_expires_at": None}.items():
+                setattr(run.handoff, name, value)
             handoff_ended_emit(run.handoff, lead=run.handoff.lead, reason=reason)
 
 

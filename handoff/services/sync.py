@@ -18,6 +18,7 @@ from handoff.services.conversations import conversation_state_apply
 from handoff.services.lifecycle import handoff_event
 from handoff.throttle import ChatwootDeferred
 from leads.models import Lead
+from outbound.services import assigned_emit
 
 Kind = HandoffEvent.Kind
 
@@ -138,16 +139,18 @@ def _escalation_record(handoff: Handoff, agent: Agent, target: int) -> None:
         "routing": {**handoff.routing, "escalated_from": _agents_before(handoff)},
         "escalation_note_pending": f"{note}\n\n{escalation_marker(handoff.pk, escalation)}",
     }
-    Handoff.objects.filter(pk=handoff.pk).update(**fields)
-    handoff_event(
-        handoff,
-        Kind.ESCALATED,
-        f"Sem resposta em {target} min: de {handoff.assignee_name or '—'} para {agent.name}.",
-        from_agent=handoff.assignee_id,
-        to_agent=agent.id,
-    )
-    for name, value in fields.items():
-        setattr(handoff, name, value)
+    with transaction.atomic():  # the new owner, its timeline row and its event for subscribers together
+        Handoff.objects.filter(pk=handoff.pk).update(**fields)
+        handoff_event(
+            handoff,
+            Kind.ESCALATED,
+            f"Sem resposta em {target} min: de {handoff.assignee_name or '—'} para {agent.name}.",
+            from_agent=handoff.assignee_id,
+            to_agent=agent.id,
+        )
+        for name, value in fields.items():
+            setattr(handoff, name, value)
+        assigned_emit(handoff, by="escalation")
 
 
 def _escalation_note_send(handoff: Handoff, client, *, look_first: bool) -> None:
