@@ -19,10 +19,12 @@ class MetricsView(APIView):
             OpenApiParameter("from", str, description="First day, YYYY-MM-DD, in TIME_ZONE (default: 29 days ago)."),
             OpenApiParameter("to", str, description="Last day, YYYY-MM-DD, included (default: today)."),
             OpenApiParameter("team", int, description="Only this Chatwoot team's handoffs and their leads."),
+            OpenApiParameter("what_if", int, description="A threshold (1–10) to estimate in `conversion.what_if`."),
         ],
         responses={200: MetricsSerializer, **api_errors(*READ_ERRORS)},
     )
     def get(self, request):
         query = MetricsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(MetricsSerializer(metrics_collect(query.period())).data)
+        metrics = metrics_collect(query.period(), what_if=query.validated_data.get("what_if"))
+        return Response(MetricsSerializer(metrics).data)

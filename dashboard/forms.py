@@ -11,6 +11,7 @@ from dashboard.selectors import Period, teams_known
 MAX_DAYS = 366
 RANGES = (("today", _("Today")), ("7d", _("Last 7 days")), ("30d", _("Last 30 days")), ("custom", _("Custom")))
 RANGE_DAYS = {"today": 1, "7d": 7, "30d": 30}
+THRESHOLD_CHOICES = [("", "—"), *((score, str(score)) for score in range(1, 11))]
 
 
 def period_validate(first_day: date, last_day: date) -> None:
@@ -31,6 +32,13 @@ class PeriodForm(forms.Form):
     start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     team = forms.TypedChoiceField(label=_("Team"), required=False, coerce=int, empty_value=None)
+    what_if = forms.TypedChoiceField(
+        label=_("Estimate a threshold of"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=THRESHOLD_CHOICES,
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -43,6 +51,9 @@ class PeriodForm(forms.Form):
                 raise forms.ValidationError(_("Enter both dates of the custom period."), code="required")
             period_validate(data["start"], data["end"])
         return data
+
+    def threshold_to_estimate(self) -> int | None:
+        return self.cleaned_data.get("what_if") if self.is_valid() else None
 
     def period(self) -> Period:
         """The chosen period; an empty or invalid form means the last 30 days (the errors are shown beside it)."""

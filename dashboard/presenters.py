@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from dashboard import charts
+from handoff.outcomes import deal_value_display
 from leads.models import Lead
 
 DASH = "—"
@@ -155,3 +156,60 @@ def funnel_csv_rows(funnel: list[dict]):
     yield [title for _key, title in FUNNEL_COLUMNS]
     for step in funnel:
         yield [_csv_number(step[key]) for key, _title in FUNNEL_COLUMNS]
+
+
+def conversion_rate_text(row: dict) -> str:
+    """A rate with its 95% interval; a small sample as counts, never as a confident percentage."""
+    if not row["resolved"]:
+        return DASH
+    if row["small"]:
+        return _("{converted} of {resolved} (too few to say)").format(
+            converted=row["converted"], resolved=row["resolved"]
+        )
+    interval = row["interval"]
+    return f"{percent(row['conversion_rate'])} ({percent(interval['low'])}–{percent(interval['high'])})"
+
+
+def money(value) -> str:
+    return DASH if value is None else deal_value_display(value)
+
+
+def conversion_rows(conversion: dict) -> list[dict]:
+    """The bands around the threshold, then each score."""
+    rows = [
+        {"label": _("Scores {band}").format(band=band["band"]), "band": True, **band} for band in conversion["bands"]
+    ]
+    rows += [
+        {"label": _("Score {score}").format(score=row["score"]), "band": False, **row} for row in conversion["by_score"]
+    ]
+    return [
+        {
+            **row,
+            "rate": conversion_rate_text(row),
+            "revenue_text": money(row["revenue"]),
+            "average": money(row["average_deal_value"]),
+        }
+        for row in rows
+    ]
+
+
+CONVERSION_COLUMNS = (
+    ("score", _("score")),
+    ("leads", _("leads")),
+    ("handed_off", _("handed off")),
+    ("resolved", _("resolved")),
+    ("converted", _("converted")),
+    ("conversion_rate", _("conversion rate")),
+    ("interval_low", _("interval low")),
+    ("interval_high", _("interval high")),
+    ("revenue", _("revenue")),
+    ("average_deal_value", _("average deal value")),
+)
+
+
+def conversion_csv_rows(conversion: dict):
+    yield [title for _key, title in CONVERSION_COLUMNS]
+    for row in conversion["by_score"]:
+        interval = row["interval"] or {}
+        values = {**row, "interval_low": interval.get("low"), "interval_high": interval.get("high")}
+        yield [_csv_number(values[key]) for key, _title in CONVERSION_COLUMNS]

@@ -12,6 +12,9 @@ class MetricsQuerySerializer(serializers.Serializer):
     """`from` and `to` are whole days in TIME_ZONE, both included; without them, the last 30 days."""
 
     team = serializers.IntegerField(required=False, min_value=1, help_text="Only this Chatwoot team's handoffs.")
+    what_if = serializers.IntegerField(
+        required=False, min_value=1, max_value=10, help_text="A threshold to estimate (default: the current one)."
+    )
 
     def get_fields(self):
         # "from" is a Python keyword, so these two are declared here rather than as attributes.
@@ -115,9 +118,51 @@ class DaySerializer(serializers.Serializer):
     handoffs = serializers.IntegerField()
 
 
+class IntervalSerializer(serializers.Serializer):
+    low = serializers.FloatField()
+    high = serializers.FloatField()
+
+
+class ConversionFiguresSerializer(serializers.Serializer):
+    leads = serializers.IntegerField(help_text="Leads created in the period with this score.")
+    handed_off = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    converted = serializers.IntegerField()
+    conversion_rate = serializers.FloatField(allow_null=True, help_text="converted ÷ resolved; null: none resolved.")
+    interval = IntervalSerializer(allow_null=True, help_text="The rate's 95% Wilson interval.")
+    small = serializers.BooleanField(help_text="Fewer than 20 resolved: show the counts, not a confident rate.")
+    revenue = serializers.DecimalField(max_digits=16, decimal_places=2, help_text="Deal values of the converted.")
+    average_deal_value = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+
+
+class ScoreConversionSerializer(ConversionFiguresSerializer):
+    score = serializers.IntegerField()
+
+
+class BandConversionSerializer(ConversionFiguresSerializer):
+    band = serializers.CharField(help_text='Scores around the threshold, e.g. "5–6".')
+
+
+class WhatIfSerializer(serializers.Serializer):
+    threshold = serializers.IntegerField()
+    estimate = serializers.BooleanField(help_text="Always true: estimated from the leads that were handed off.")
+    basis = serializers.CharField()
+    handoffs_per_day = serializers.FloatField(allow_null=True)
+    expected_conversions = serializers.FloatField()
+    expected_revenue = serializers.DecimalField(max_digits=16, decimal_places=2)
+    leads_without_observed_rate = serializers.IntegerField(help_text="Leads of scores with no resolved handoff.")
+
+
+class ConversionSerializer(serializers.Serializer):
+    by_score = ScoreConversionSerializer(many=True)
+    bands = BandConversionSerializer(many=True)
+    what_if = WhatIfSerializer()
+
+
 class MetricsSerializer(serializers.Serializer):
     period = PeriodSerializer()
     threshold = serializers.IntegerField()
+    conversion = ConversionSerializer()
     leads = LeadTotalsSerializer()
     funnel = FunnelStepSerializer(many=True)
     agents = AgentSerializer(many=True)

@@ -23,7 +23,7 @@ def _staff_view(view):
 def dashboard(request):
     form = PeriodForm(request.GET or None, initial={"range": "30d"})
     period = form.period()
-    metrics = metrics_collect(period)
+    metrics = metrics_collect(period, what_if=form.threshold_to_estimate())
     context = {
         **admin.site.each_context(request),
         "is_nav_sidebar_enabled": False,  # the charts want the page's whole width
@@ -35,6 +35,9 @@ def dashboard(request):
         "cards": presenters.cards(metrics),
         "agents": presenters.agent_rows(metrics["agents"]),
         "funnel": presenters.funnel_rows(metrics["funnel"]),
+        "conversion": presenters.conversion_rows(metrics["conversion"]),
+        "what_if": metrics["conversion"]["what_if"],
+        "what_if_revenue": presenters.money(metrics["conversion"]["what_if"]["expected_revenue"]),
         "health": presenters.health(metrics["health"]),
         "time_zone": settings.TIME_ZONE,
         "query": request.GET.urlencode(),
@@ -59,3 +62,10 @@ def funnel_csv(request):
     period = _period(request)
     rows = presenters.funnel_csv_rows(funnel_collect(period))
     return csv_response(rows, f"funil-{period.first_day}-{period.last_day}.csv")
+
+
+@_staff_view
+def conversion_csv(request):
+    period = _period(request)
+    rows = presenters.conversion_csv_rows(metrics_collect(period)["conversion"])
+    return csv_response(rows, f"conversao-{period.first_day}-{period.last_day}.csv")

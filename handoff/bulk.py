@@ -3,6 +3,7 @@
 import random
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 
@@ -108,9 +109,19 @@ def _done(rng: random.Random, lead: Lead, created) -> Handoff:
         first_reply_agent_name=agent_name if reply_after else "",
         resolved_at=max(resolved, finished) if resolved else None,
         outcome=lead.status if resolved else "",
+        # Most won deals carry a value (solar systems: a few thousand reais to a small plant); lost ones a reason.
+        deal_value=_deal_value(rng) if lead.status == Lead.Status.CONVERTIDO and rng.random() < 0.8 else None,
+        loss_reason=rng.choice(LOSS_REASONS) if lead.status == Lead.Status.PERDIDO else "",
         escalations=1 if (reply_after or 1e9) > 300 and rng.random() < 0.5 else 0,
         routing={"strategy": "round_robin", "agent_id": agent_id},
     )
+
+
+LOSS_REASONS = ("Preço", "Sem crédito aprovado", "Fechou com concorrente", "Desistiu", "Telhado inadequado")
+
+
+def _deal_value(rng: random.Random) -> Decimal:
+    return Decimal(round(rng.lognormvariate(9.8, 0.6), 2)).quantize(Decimal("0.01"))
 
 
 def _escalation(rng: random.Random, handoff: Handoff) -> HandoffEvent:

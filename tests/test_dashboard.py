@@ -347,9 +347,9 @@ def test_the_metrics_api_needs_a_key_or_a_staff_session(anonymous_api, manager):
 def test_the_metrics_api_is_in_the_openapi_schema(api):
     schema = api.get("/api/schema/?format=json").json()
     operation = schema["paths"]["/api/v1/metrics/"]["get"]
-    assert {parameter["name"] for parameter in operation["parameters"]} == {"from", "to", "team"}
+    assert {parameter["name"] for parameter in operation["parameters"]} == {"from", "to", "team", "what_if"}
     assert {"200", "400", "401"} <= set(operation["responses"])
-    assert "agents" in schema["components"]["schemas"]["Metrics"]["properties"]
+    assert {"agents", "conversion"} <= set(schema["components"]["schemas"]["Metrics"]["properties"])
 
 
 def test_business_hours_stop_the_sla_clock_overnight(settings):
@@ -390,3 +390,102 @@ def test_chart_labels_are_escaped():
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "Agentes &lt;b&gt;" in svg
     svg = charts.columns("Dias", [("<i>1</i>", 2)], chart_id="y")
     assert "<i>" not in svg and "&lt;i&gt;1&lt;/i&gt;" in svg
+
+
+# --- conversion by score -----------------------------------------------------------------------------------
+
+
+def test_the_wilson_interval_matches_known_values_and_stays_within_0_and_1():
+    from dashboard.selectors.outcomes import wilson_interval
+
+    low, high = wilson_interval(8, 10)
+    assert (round(low, 3), round(high, 3)) == (0.490, 0.943)
+    low, high = wilson_interval(0, 5)
+    assert low == 0 and round(high, 3) == 0.434
+    low, high = wilson_interval(5, 5)
+    assert round(low, 3) == 0.566 and high == 1
+    assert wilson_interval(0, 0) is None
+
+
+def closed(score: int, outcome: str, value=None, day: int = 1):
+    owner = lead(at(day, 10), score=score, status=outcome)
+    return handoff(owner, score=score, outcome=outcome, deal_value=value)
+
+
+def test_conversion_by_score_counts_rates_intervals_and_revenue():
+    from decimal import Decimal
+
+    for _ in range(8):
+        closed(9, "convertido", Decimal("10000"))
+    for _ in range(2):
+        closed(9, "perdido")
+    closed(7, "convertido", Decimal("3000"))
+    closed(7, "convertido")  # converted without a recorded value: in the rate, not in the average
+    lead(at(2, 9), score=7)  # scored, never handed off
+    conversion = metrics_collect(PERIOD)["conversion"]
+    nine = conversion["by_score"][8]
+    assert (nine["score"], nine["leads"], nine["handed_off"], nine["resolved"], nine["converted"]) == (9, 10, 10, 10, 8)
+    assert nine["conversion_rate"] == 0.8 and round(nine["interval"]["low"], 3) == 0.490 and nine["small"]
+    assert (nine["revenue"], nine["average_deal_value"]) == (Decimal("80000.00"), Decimal("10000.00"))
+    seven = conversion["by_score"][6]
+    assert (seven["leads"], seven["handed_off"], seven["converted"], seven["average_deal_value"]) == (
+        3,
+        2,
+        2,
+        Decimal("3000.00"),
+    )
+    empty = conversion["by_score"][0]
+    assert (empty["leads"], empty["conversion_rate"], empty["interval"], empty["average_deal_value"]) == (
+        0,
+        None,
+        None,
+        None,
+    )
+    bands = {band["band"]: band for band in conversion["bands"]}
+    assert list(bands) == ["1–4", "5–6", "7–8", "9–10"]
+    assert (bands["7–8"]["converted"], bands["9–10"]["resolved"]) == (2, 10)
+
+
+def test_the_threshold_what_if_estimates_from_the_observed_rates_and_says_so():
+    from decimal import Decimal
+
+    for _ in range(4):
+        closed(8, "convertido", Decimal("5000"))
+    for _ in range(4):
+        closed(8, "perdido")
+    for _ in range(6):  # scored 6, below the threshold: nobody handed off, so no rate to use
+        lead(at(3, 11), score=6)
+    what_if = metrics_collect(PERIOD, what_if=6)["conversion"]["what_if"]
+    assert what_if["threshold"] == 6 and what_if["estimate"] is True
+    assert what_if["handoffs_per_day"] == 14 / 7  # every lead scored 6 or more, over the 7 days
+    assert what_if["expected_conversions"] == 4.0  # 8 leads × 50%; the six 6s have no observed rate
+    assert what_if["expected_revenue"] == Decimal("20000.00")
+    assert what_if["leads_without_observed_rate"] == 6
+
+
+def test_the_metrics_api_takes_a_what_if_threshold_and_refuses_one_out_of_range(api):
+    assert api.get("/api/v1/metrics/?what_if=5").json()["conversion"]["what_if"]["threshold"] == 5
+    assert "what_if" in api.get("/api/v1/metrics/?what_if=11").json()
+
+
+def test_conversion_shows_the_same_figures_on_the_dashboard_in_the_api_and_in_the_csv(manager, api, settings):
+    from decimal import Decimal
+
+    from dashboard.presenters import percent
+
+    for index in range(25):  # enough resolved for a rate with its interval
+        owner = lead(timezone.now() - timedelta(hours=2), score=8, status="convertido" if index < 15 else "perdido")
+        handoff(owner, score=8, outcome=owner.status, deal_value=Decimal("1000") if index < 15 else None)
+    small = lead(timezone.now() - timedelta(hours=2), score=10, status="convertido")
+    handoff(small, score=10, outcome="convertido")
+    api_row = api.get("/api/v1/metrics/").json()["conversion"]["by_score"][7]
+    assert (api_row["resolved"], api_row["converted"], api_row["conversion_rate"]) == (25, 15, 0.6)
+    page = manager.get("/dashboard/?range=30d&what_if=8").content.decode()
+    low, high = (percent(api_row["interval"][end]) for end in ("low", "high"))
+    assert f"60,0% ({low}–{high})" in page and low.startswith("40,") and high.startswith("76,")
+    assert "1 de 1 (poucos dados)" in page  # a score 10 handed off once: counts, not "100%"
+    assert "R$ 15.000,00" in page and "R$ 1.000,00" in page
+    assert "com limiar 8" in page
+    rows = read_csv(manager.get("/dashboard/conversao.csv?range=30d"))
+    assert rows[8][:6] == ["8", "25", "25", "25", "15", "0,6"]
+    assert rows[8][8:] == ["15000.00", "1000.00"]

@@ -8,6 +8,7 @@ from django.db import connection, transaction
 from dashboard.selectors.agents import agent_performance
 from dashboard.selectors.funnel import funnel_build, funnel_handoff_counts, handoff_figures, lead_figures
 from dashboard.selectors.health import handoff_health, teams_known
+from dashboard.selectors.outcomes import conversion_collect
 from dashboard.selectors.period import Period, percentile
 
 __all__ = ["Period", "agent_performance", "funnel_collect", "metrics_collect", "percentile", "teams_known"]
@@ -23,18 +24,21 @@ def _reading_aggregates():
         yield
 
 
-def metrics_collect(period: Period) -> dict:
-    """Every figure of the dashboard for a period; the metrics API returns exactly this."""
+def metrics_collect(period: Period, *, what_if: int | None = None) -> dict:
+    """Every figure of the dashboard for a period (`what_if`: a threshold to estimate); the metrics API returns
+    exactly this."""
     with _reading_aggregates():
-        return _metrics(period)
+        return _metrics(period, what_if or settings.HANDOFF_SCORE_THRESHOLD)
 
 
-def _metrics(period: Period) -> dict:
+def _metrics(period: Period, what_if: int) -> dict:
     leads = lead_figures(period)
     handoffs = handoff_figures(period)
+    threshold = settings.HANDOFF_SCORE_THRESHOLD
     return {
         "period": {"from": period.first_day, "to": period.last_day, "team_id": period.team_id},
-        "threshold": settings.HANDOFF_SCORE_THRESHOLD,
+        "threshold": threshold,
+        "conversion": conversion_collect(period, leads["totals"]["by_score"], threshold=threshold, candidate=what_if),
         "leads": leads["totals"],
         "funnel": funnel_build(leads["totals"], funnel_handoff_counts(period)),
         "agents": agent_performance(period),
