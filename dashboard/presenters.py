@@ -213,3 +213,23 @@ def conversion_csv_rows(conversion: dict):
         interval = row["interval"] or {}
         values = {**row, "interval_low": interval.get("low"), "interval_high": interval.get("high")}
         yield [_csv_number(values[key]) for key, _title in CONVERSION_COLUMNS]
+
+
+def conversion_cut_tables(conversion: dict) -> list[tuple[str, list[dict]]]:
+    """The cuts of the conversion figures, each as (title, rows) for the dashboard."""
+    titles = (
+        ("agents", _("By agent")),
+        ("inboxes", _("By WhatsApp number")),
+        ("area_codes", _("By area code (DDD)")),
+        ("interests", _("By interest")),
+    )
+    return [
+        (
+            title,
+            [
+                {**row, "rate": conversion_rate_text(row), "revenue_text": money(row["revenue"])}
+                for row in conversion[key]
+            ],
+        )
+        for key, title in titles
+    ]

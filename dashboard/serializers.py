@@ -153,10 +153,31 @@ class WhatIfSerializer(serializers.Serializer):
     leads_without_observed_rate = serializers.IntegerField(help_text="Leads of scores with no resolved handoff.")
 
 
+class CutConversionSerializer(serializers.Serializer):
+    key = serializers.JSONField(help_text="The agent's or inbox's Chatwoot id, the area code; null for interests.")
+    label = serializers.CharField()
+    handed_off = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    converted = serializers.IntegerField()
+    conversion_rate = serializers.FloatField(allow_null=True)
+    interval = IntervalSerializer(allow_null=True)
+    small = serializers.BooleanField()
+    revenue = serializers.DecimalField(max_digits=16, decimal_places=2)
+    average_deal_value = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+
+
 class ConversionSerializer(serializers.Serializer):
     by_score = ScoreConversionSerializer(many=True)
     bands = BandConversionSerializer(many=True)
     what_if = WhatIfSerializer()
+    agents = CutConversionSerializer(many=True)
+    inboxes = CutConversionSerializer(many=True, help_text="By WhatsApp number (Chatwoot inbox).")
+    area_codes = CutConversionSerializer(
+        many=True, help_text='By the lead\'s area code (DDD), with its state: "11 (SP)".'
+    )
+    interests = CutConversionSerializer(
+        many=True, help_text='By the lead\'s interest, the 10 most handed off; "outros".'
+    )
 
 
 class MetricsSerializer(serializers.Serializer):

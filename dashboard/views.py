@@ -36,6 +36,7 @@ def dashboard(request):
         "agents": presenters.agent_rows(metrics["agents"]),
         "funnel": presenters.funnel_rows(metrics["funnel"]),
         "conversion": presenters.conversion_rows(metrics["conversion"]),
+        "conversion_cuts": presenters.conversion_cut_tables(metrics["conversion"]),
         "what_if": metrics["conversion"]["what_if"],
         "what_if_revenue": presenters.money(metrics["conversion"]["what_if"]["expected_revenue"]),
         "health": presenters.health(metrics["health"]),

@@ -489,3 +489,36 @@ def test_conversion_shows_the_same_figures_on_the_dashboard_in_the_api_and_in_th
     rows = read_csv(manager.get("/dashboard/conversao.csv?range=30d"))
     assert rows[8][:6] == ["8", "25", "25", "25", "15", "0,6"]
     assert rows[8][8:] == ["15000.00", "1000.00"]
+
+
+def test_conversion_is_cut_by_agent_inbox_area_code_and_interest():
+    from decimal import Decimal
+
+    from handoff.models import ChatwootInbox
+
+    ChatwootInbox.objects.create(id=5, name="Loja Rio", kind="evolution", channel_type="Channel::Api")
+    rows = [  # (phone, interest, agent, inbox, outcome, value)
+        ("+5521998000001", "Usina", (11, "Ana Paula"), 5, "convertido", Decimal("50000")),
+        ("+5521998000002", "Usina", (11, "Ana Paula"), 5, "perdido", None),
+        ("+5511998000003", "Casa", (12, "Bruno"), 1, "convertido", Decimal("9000")),
+    ]
+    for phone, interest, agent, inbox, outcome, value in rows:
+        owner = lead(at(1, 10), score=8, status=outcome)
+        Lead.objects.filter(pk=owner.pk).update(phone=phone, interest=interest)
+        handoff(owner, agent=agent, inbox_id=inbox, score=8, outcome=outcome, deal_value=value)
+    conversion = metrics_collect(PERIOD)["conversion"]
+    ana = conversion["agents"][0]
+    assert (ana["label"], ana["handed_off"], ana["converted"], ana["conversion_rate"]) == ("Ana Paula", 2, 1, 0.5)
+    assert ana["small"] and ana["revenue"] == Decimal("50000.00")
+    assert [(r["label"], r["handed_off"]) for r in conversion["inboxes"]] == [("Loja Rio", 2), ("—", 1)]
+    assert [(r["label"], r["converted"]) for r in conversion["area_codes"]] == [("11 (SP)", 1), ("21 (RJ)", 1)]
+    assert {r["label"]: r["handed_off"] for r in conversion["interests"]} == {"Usina": 2, "Casa": 1}
+
+
+def test_interests_beyond_the_ten_most_handed_off_are_summed_as_outros():
+    for index in range(12):
+        owner = lead(at(1, 10), score=8, status="perdido")
+        Lead.objects.filter(pk=owner.pk).update(interest=f"Interesse {index:02d}")
+        handoff(owner, score=8, outcome="perdido")
+    interests = metrics_collect(PERIOD)["conversion"]["interests"]
+    assert len(interests) == 11 and interests[-1]["label"] == "outros" and interests[-1]["handed_off"] == 2

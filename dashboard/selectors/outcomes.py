@@ -4,9 +4,10 @@ import math
 from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
+from django.db.models.functions import Substr
 
 from dashboard.selectors.period import Period
-from handoff.models import Handoff
+from handoff.models import ChatwootInbox, Handoff
 from leads.models import Lead
 
 Z_95 = 1.959963984540054
@@ -28,24 +29,87 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float
 def outcome_counts_by_score(period: Period) -> dict[int, dict]:
     """Of the leads created in the period, per score at handoff: handed off, resolved, converted, and the revenue
     of the converted ones (with how many carried a value). One GROUP BY over the period's handoffs."""
+    rows = _done_in(period).filter(score__isnull=False).values("score").annotate(**_outcome_aggregates())
+    return {row["score"]: row for row in rows}
+
+
+# Brazil's area codes (DDD) by state, for the cut by region.
+STATES = {
+    "SP": "11 12 13 14 15 16 17 18 19", "RJ": "21 22 24", "ES": "27 28", "MG": "31 32 33 34 35 37 38",
+    "PR": "41 42 43 44 45 46", "SC": "47 48 49", "RS": "51 53 54 55", "DF": "61", "GO": "62 64", "TO": "63",
+    "MT": "65 66", "MS": "67", "AC": "68", "RO": "69", "BA": "71 73 74 75 77", "SE": "79", "PE": "81 87",
+    "AL": "82", "PB": "83", "RN": "84", "CE": "85 88", "PI": "86 89", "PA": "91 93 94", "AM": "92 97", "RR": "95",
+    "AP": "96", "MA": "98 99",
+}  # fmt: skip
+STATE_OF_DDD = {ddd: state for state, codes in STATES.items() for ddd in codes.split()}
+TOP_INTERESTS = 10  # the interests with most handoffs; the rest are summed as "outros"
+
+
+def _done_in(period: Period):
+    """The period's handoffs that reached Chatwoot, of leads created in the period (the funnel's reading)."""
     done = Handoff.objects.filter(
         state=Handoff.State.DONE,
         created_at__gte=period.start,
         lead_created_at__gte=period.start,
         lead_created_at__lt=period.end,
-        score__isnull=False,
     )
-    if period.team_id is not None:
-        done = done.filter(team_id=period.team_id)
+    return done.filter(team_id=period.team_id) if period.team_id is not None else done
+
+
+def _outcome_aggregates(*, leads: bool = True) -> dict:
+    """Per group: handed off, resolved and converted — leads (a lead handed off twice counts once), or handoffs
+    (`leads=False`: the cuts, where counting handoffs spares the distinct counts' sorts)."""
     converted = Q(outcome=Lead.Status.CONVERTIDO)
-    rows = done.values("score").annotate(
-        handed_off=Count("lead", distinct=True),
-        resolved=Count("lead", distinct=True, filter=~Q(outcome="")),
-        converted=Count("lead", distinct=True, filter=converted),
-        revenue=Sum("deal_value", filter=converted),
-        valued=Count("pk", filter=converted & Q(deal_value__isnull=False)),
+    field, distinct = ("lead", True) if leads else ("pk", False)
+    return {
+        "handed_off": Count(field, distinct=distinct),
+        "resolved": Count(field, distinct=distinct, filter=~Q(outcome="")),
+        "converted": Count(field, distinct=distinct, filter=converted),
+        "revenue": Sum("deal_value", filter=converted),
+        "valued": Count("pk", filter=converted & Q(deal_value__isnull=False)),
+    }
+
+
+def conversion_cuts(period: Period) -> dict:
+    """The same figures, counted in handoffs, by agent, by inbox (WhatsApp number), by area code with its state,
+    and by the lead's interest (the TOP_INTERESTS most handed off; the others together)."""
+    done = _done_in(period)
+    aggregates = _outcome_aggregates(leads=False)
+    agents = done.values("assignee_id", "assignee_name").annotate(**aggregates).order_by("-handed_off")
+    inboxes = done.values("inbox_id").annotate(**aggregates).order_by("-handed_off")
+    names = dict(ChatwootInbox.objects.values_list("pk", "name"))
+    ddds = (
+        done.filter(lead__phone__startswith="+55")
+        .annotate(ddd=Substr("lead__phone", 4, 2))
+        .values("ddd")
+        .annotate(**aggregates)
+        .order_by("ddd")
     )
-    return {row["score"]: row for row in rows}
+    interests = list(done.values("lead__interest").annotate(**aggregates).order_by("-handed_off"))
+    top, rest = interests[:TOP_INTERESTS], interests[TOP_INTERESTS:]
+    if rest:
+        top.append({"lead__interest": "outros", **_summed(rest)})
+    return {
+        "agents": [_cut_row(row, key=row["assignee_id"], label=row["assignee_name"] or "—") for row in agents],
+        "inboxes": [_cut_row(row, key=row["inbox_id"], label=names.get(row["inbox_id"], "—")) for row in inboxes],
+        "area_codes": [
+            _cut_row(row, key=row["ddd"], label=f"{row['ddd']} ({STATE_OF_DDD.get(row['ddd'], '?')})") for row in ddds
+        ],
+        "interests": [_cut_row(row, key=None, label=row["lead__interest"] or "—") for row in top],
+    }
+
+
+def _summed(rows: list[dict]) -> dict:
+    keys = ("handed_off", "resolved", "converted", "valued")
+    summed = {key: sum(row[key] for row in rows) for key in keys}
+    summed["revenue"] = sum((row["revenue"] or Decimal(0) for row in rows), Decimal(0))
+    return summed
+
+
+def _cut_row(row: dict, *, key, label: str) -> dict:
+    figures = conversion_rows({}, {0: row}, [0])
+    del figures["leads"]  # a cut counts handoffs; the leads created are counted by score
+    return {"key": key, "label": label, **figures}
 
 
 def conversion_rows(leads_by_score: dict[str, int], outcomes: dict[int, dict], scores) -> dict:
@@ -122,4 +186,5 @@ def conversion_collect(period: Period, leads_by_score: dict[str, int], *, thresh
             for label, scores in score_bands(threshold)
         ],
         "what_if": threshold_what_if(by_score, threshold=candidate, days=len(period.days)),
+        **conversion_cuts(period),
     }
