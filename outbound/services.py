@@ -7,6 +7,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from handoff.models import Handoff
 from handoff.selectors import bot_should_reply, handoff_latest, handoff_summary
 from leads.models import Lead
 from outbound.models import Delivery, EventType, OutboundEvent, Subscription
@@ -53,14 +54,14 @@ def lead_qualified_emit(*, lead: Lead, trigger: str) -> None:
     )
 
 
-def handoff_ended_emit(handoff, *, lead: Lead, outcome: str = "", reason: str = "") -> None:
+def handoff_ended_emit(handoff: Handoff, *, lead: Lead, outcome: str = "", reason: str = "") -> None:
     """A handoff's end as subscribers see it: done (the lead is with a human), or the lead back with the bot — failed,
     cancelled, or its conversation resolved (converted or lost) — when bot_should_reply turns true again."""
     summary = handoff_summary(handoff)
-    if handoff.state == "done" and not outcome:
+    if handoff.state == Handoff.State.DONE and not outcome:
         event_emit(EventType.HANDOFF_COMPLETED, lead=lead, handoff=summary)
         return
-    if handoff.state == "failed":
+    if handoff.state == Handoff.State.FAILED:
         event_emit(EventType.HANDOFF_FAILED, lead=lead, handoff=summary, reason=reason)
     if outcome:
         won = outcome == Lead.Status.CONVERTIDO

@@ -99,43 +99,42 @@ def conversion_cuts(period: Period) -> dict:
     }
 
 
+COUNTS = ("handed_off", "resolved", "converted", "valued")
+
+
 def _summed(rows: list[dict]) -> dict:
-    keys = ("handed_off", "resolved", "converted", "valued")
-    summed = {key: sum(row[key] for row in rows) for key in keys}
-    summed["revenue"] = sum((row["revenue"] or Decimal(0) for row in rows), Decimal(0))
+    """Counts and revenue of several groups together (a band of scores; the interests past the top ones)."""
+    summed = {key: sum(row.get(key, 0) for row in rows) for key in COUNTS}
+    summed["revenue"] = sum((row.get("revenue") or Decimal(0) for row in rows), Decimal(0))
     return summed
 
 
+def _figures(counts: dict) -> dict:
+    """The conversion rate of resolved handoffs with its 95% interval (`small` below SMALL_SAMPLE), revenue and the
+    average deal value, beside the counts."""
+    resolved, converted, valued = counts["resolved"], counts["converted"], counts["valued"]
+    revenue = counts["revenue"] or Decimal(0)
+    interval = wilson_interval(converted, resolved)
+    return {
+        "handed_off": counts["handed_off"],
+        "resolved": resolved,
+        "converted": converted,
+        "conversion_rate": converted / resolved if resolved else None,
+        "interval": {"low": interval[0], "high": interval[1]} if interval else None,
+        "small": resolved < SMALL_SAMPLE,
+        "revenue": revenue.quantize(Decimal("0.01")),
+        "average_deal_value": (revenue / valued).quantize(Decimal("0.01")) if valued else None,
+    }
+
+
 def _cut_row(row: dict, *, key, label: str) -> dict:
-    figures = conversion_rows({}, {0: row}, [0])
-    del figures["leads"]  # a cut counts handoffs; the leads created are counted by score
-    return {"key": key, "label": label, **figures}
+    return {"key": key, "label": label, **_figures(row)}  # a cut counts handoffs, not the leads created
 
 
 def conversion_rows(leads_by_score: dict[str, int], outcomes: dict[int, dict], scores) -> dict:
-    """One row for a score or a band of scores: counts, the conversion rate of resolved handoffs with its 95%
-    interval (`small` below SMALL_SAMPLE), revenue and the average deal value."""
-    total = {"leads": 0, "handed_off": 0, "resolved": 0, "converted": 0, "revenue": Decimal(0), "valued": 0}
-    for score in scores:
-        total["leads"] += leads_by_score.get(str(score), 0)
-        row = outcomes.get(score, {})
-        for key in ("handed_off", "resolved", "converted", "valued"):
-            total[key] += row.get(key, 0)
-        total["revenue"] += row.get("revenue") or Decimal(0)
-    interval = wilson_interval(total["converted"], total["resolved"])
-    return {
-        "leads": total["leads"],
-        "handed_off": total["handed_off"],
-        "resolved": total["resolved"],
-        "converted": total["converted"],
-        "conversion_rate": total["converted"] / total["resolved"] if total["resolved"] else None,
-        "interval": {"low": interval[0], "high": interval[1]} if interval else None,
-        "small": total["resolved"] < SMALL_SAMPLE,
-        "revenue": total["revenue"].quantize(Decimal("0.01")),
-        "average_deal_value": (total["revenue"] / total["valued"]).quantize(Decimal("0.01"))
-        if total["valued"]
-        else None,
-    }
+    """One row for a score or a band of scores: the leads created with it, and their handoffs' figures."""
+    leads = sum(leads_by_score.get(str(score), 0) for score in scores)
+    return {"leads": leads, **_figures(_summed([outcomes.get(score, {}) for score in scores]))}
 
 
 def score_bands(threshold: int) -> list[tuple[str, range]]:

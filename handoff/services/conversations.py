@@ -29,9 +29,9 @@ from outbound.services import assigned_emit, event_emit, handoff_ended_emit
 
 Kind = HandoffEvent.Kind
 
-# What Chatwoot's side may change on a handoff row; the runner's checkpoints are never written from here.
 logger = logging.getLogger(__name__)
 
+# What Chatwoot's side may change on a handoff row; the runner's checkpoints are never written from here.
 SYNC_FIELDS = [
     "chatwoot_heard_at",
     "chatwoot_updated_at",
@@ -121,7 +121,16 @@ def conversation_message_mirror(
 def _agent_message_emit(handoff: Handoff, message: Message) -> None:
     """What a relay to WhatsApp needs (a plain API inbox sends nothing itself): the text, the lead's phone, and the
     inbox and Evolution instance (the number the lead wrote to) to send it from."""
-    inbox = ChatwootInbox.objects.filter(pk=handoff.inbox_id).first()
+
+    def inbox_of() -> dict:  # read only for a subscriber
+        inbox = ChatwootInbox.objects.filter(pk=handoff.inbox_id).first()
+        return {
+            "id": handoff.inbox_id,
+            "kind": inbox.kind if inbox else None,
+            "instance": inbox.instance if inbox else "",
+            "phone_number": inbox.phone_number if inbox else "",
+        }
+
     event_emit(
         EventType.AGENT_SENT,
         lead=handoff.lead,
@@ -133,12 +142,7 @@ def _agent_message_emit(handoff: Handoff, message: Message) -> None:
             "agent_name": message.agent_name,
             "chatwoot_message_id": message.chatwoot_message_id,
         },
-        inbox={
-            "id": handoff.inbox_id,
-            "kind": inbox.kind if inbox else None,
-            "instance": inbox.instance if inbox else "",
-            "phone_number": inbox.phone_number if inbox else "",
-        },
+        inbox=inbox_of,
     )
 
 
