@@ -109,7 +109,8 @@ class LeadMessagesView(APIView):
             OpenApiParameter(
                 "after",
                 str,
-                description="Only what came after: a message id (from an earlier page) or a time (ISO 8601).",
+                description="Only what came after: a message id (what was stored after it, a message mirrored late "
+                "included) or a time (ISO 8601: what was sent after it).",
             ),
             OpenApiParameter("cursor", str),
             OpenApiParameter("page_size", int),
