@@ -182,19 +182,36 @@ def conversion_rows(conversion: dict) -> list[dict]:
     rows += [
         {"label": _("Score {score}").format(score=row["score"]), "band": False, **row} for row in conversion["by_score"]
     ]
+    return [_conversion_texts(row) for row in rows]
+
+
+def calibration_rows(conversion: dict) -> list[dict]:
+    """The calibration sample's scores, shown apart from the other handoffs."""
     return [
-        {
-            **row,
-            "rate": conversion_rate_text(row),
-            "revenue_text": money(row["revenue"]),
-            "average": money(row["average_deal_value"]),
-        }
-        for row in rows
+        _conversion_texts({"label": _("Score {score}").format(score=row["score"]), **row})
+        for row in conversion["calibration"]["by_score"]
     ]
 
 
+def _conversion_texts(row: dict) -> dict:
+    return {
+        **row,
+        "rate": conversion_rate_text(row),
+        "revenue_text": money(row["revenue"]),
+        "average": money(row["average_deal_value"]),
+    }
+
+
+CONVERSION_CUTS = (
+    ("agents", _("By agent")),
+    ("inboxes", _("By WhatsApp number")),
+    ("area_codes", _("By area code (DDD)")),
+    ("interests", _("By interest")),
+)
+
 CONVERSION_COLUMNS = (
-    ("score", _("score")),
+    ("table", _("table")),
+    ("row", _("row")),
     ("leads", _("leads")),
     ("handed_off", _("handed off")),
     ("resolved", _("resolved")),
@@ -208,21 +225,31 @@ CONVERSION_COLUMNS = (
 
 
 def conversion_csv_rows(conversion: dict):
+    """Every table of the conversion figures, one row per line with its table named first: the scores, the bands,
+    the calibration sample, then the cuts (which count handoffs: no leads column)."""
     yield [title for _key, title in CONVERSION_COLUMNS]
-    for row in conversion["by_score"]:
-        interval = row["interval"] or {}
-        values = {**row, "interval_low": interval.get("low"), "interval_high": interval.get("high")}
-        yield [_csv_number(values[key]) for key, _title in CONVERSION_COLUMNS]
+    tables = [
+        (_("score"), "score", conversion["by_score"]),
+        (_("band"), "band", conversion["bands"]),
+        (_("calibration sample"), "score", conversion["calibration"]["by_score"]),
+        *((title, "label", conversion[key]) for key, title in CONVERSION_CUTS),
+    ]
+    for table, row_key, rows in tables:
+        for row in rows:
+            interval = row["interval"] or {}
+            values = {
+                **row,
+                "table": table,
+                "row": row[row_key],
+                "leads": row.get("leads"),
+                "interval_low": interval.get("low"),
+                "interval_high": interval.get("high"),
+            }
+            yield [_csv_number(values[key]) for key, _title in CONVERSION_COLUMNS]
 
 
 def conversion_cut_tables(conversion: dict) -> list[tuple[str, list[dict]]]:
     """The cuts of the conversion figures, each as (title, rows) for the dashboard."""
-    titles = (
-        ("agents", _("By agent")),
-        ("inboxes", _("By WhatsApp number")),
-        ("area_codes", _("By area code (DDD)")),
-        ("interests", _("By interest")),
-    )
     return [
         (
             title,
@@ -231,5 +258,5 @@ def conversion_cut_tables(conversion: dict) -> list[tuple[str, list[dict]]]:
                 for row in conversion[key]
             ],
         )
-        for key, title in titles
+        for key, title in CONVERSION_CUTS
     ]

@@ -151,6 +151,20 @@ class WhatIfSerializer(serializers.Serializer):
     expected_conversions = serializers.FloatField()
     expected_revenue = serializers.DecimalField(max_digits=16, decimal_places=2)
     leads_without_observed_rate = serializers.IntegerField(help_text="Leads of scores with no resolved handoff.")
+    scores_from_sample = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="Scores below the threshold estimated from the calibration sample's rate.",
+    )
+
+
+class CalibrationSerializer(serializers.Serializer):
+    share = serializers.FloatField(help_text="HANDOFF_CALIBRATION_SHARE: 0 when the sample is off.")
+    label = serializers.CharField(help_text="The Chatwoot label of the sample's conversations.")
+    by_score = ScoreConversionSerializer(
+        many=True,
+        help_text="The sample's handoffs, per score: the scores it draws from, and any it drew from in the period. "
+        "`leads`: every lead created with that score; the other figures are the sample's alone.",
+    )
 
 
 class CutConversionSerializer(serializers.Serializer):
@@ -167,8 +181,9 @@ class CutConversionSerializer(serializers.Serializer):
 
 
 class ConversionSerializer(serializers.Serializer):
-    by_score = ScoreConversionSerializer(many=True)
+    by_score = ScoreConversionSerializer(many=True, help_text="Handoffs other than the calibration sample's.")
     bands = BandConversionSerializer(many=True)
+    calibration = CalibrationSerializer(help_text="The calibration sample, apart from every other figure.")
     what_if = WhatIfSerializer()
     agents = CutConversionSerializer(many=True)
     inboxes = CutConversionSerializer(many=True, help_text="By WhatsApp number (Chatwoot inbox).")

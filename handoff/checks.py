@@ -51,6 +51,14 @@ def handoff_settings_check(app_configs, **kwargs):
                 id="handoff.E003",
             )
         )
+    if not 0 <= settings.HANDOFF_CALIBRATION_SHARE <= 1:
+        problems.append(
+            Error(
+                f"HANDOFF_CALIBRATION_SHARE is {settings.HANDOFF_CALIBRATION_SHARE}.",
+                hint="A share between 0 (off) and 1: 0.05 hands off 5% of the leads scored just below the threshold.",
+                id="handoff.E004",
+            )
+        )
     if settings.CHATWOOT_WEBHOOK_URL_TOKEN:
         problems.append(
             Warning(

@@ -38,15 +38,16 @@ def note_parts(
     max_chars: int,
     returning: str = "",
     warning: str = "",
+    sample: bool = False,
 ) -> list[str]:
     """The note as one or more parts, each at most `max_chars` with its marker; nothing is cut off.
 
     `returning` says what happened before a returning lead's earlier handoff (its messages are those since);
-    `warning` is what the agent must know before answering. Sizes are measured on the Liquid-safe text; a message
-    longer than a part continues in the next one.
+    `warning` is what the agent must know before answering; `sample`: a lead of the calibration sample. Sizes are
+    measured on the Liquid-safe text; a message longer than a part continues in the next one.
     """
     budget = max_chars - 80  # room for the marker and the continuation heading
-    header = _header(lead, messages, score, returning)
+    header = _header(lead, messages, score, returning, sample)
     if warning:
         header = f"⚠️ **{warning}**\n\n{header}"
     header = liquid_safe(header)[: budget - 40]
@@ -66,9 +67,17 @@ def note_parts(
     ]
 
 
-def _header(lead: Lead, messages: list[Message], score: int | None, returning: str) -> str:
+def _header(lead: Lead, messages: list[Message], score: int | None, returning: str, sample: bool) -> str:
+    title = "**Lead qualificado pelo Atlas Nexa**"
+    if returning:
+        title = "**O lead voltou a escrever**"
+    elif sample:
+        title = (
+            "**Amostra de calibração do Atlas Nexa**: nota logo abaixo do limiar, enviado ao acaso para medir quantos "
+            "destes leads fecham. Atenda como qualquer outro."
+        )
     rows = [
-        "**O lead voltou a escrever**" if returning else "**Lead qualificado pelo Atlas Nexa**",
+        title,
         *([f"**Antes:** {returning}"] if returning else []),
         f"**Nota:** {score}/10" if score is not None else "**Nota:** sem nota",
         f"**Nome:** {lead.name or 'sem nome'}",

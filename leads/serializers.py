@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from handoff.models import Handoff
 from handoff.selectors import bot_should_reply, handoff_latest, handoff_summary
 from handoff.services.inboxes import InboxesUnavailable, InboxUnknown, inbox_resolve
 from leads.models import MESSAGE_MAX_CHARS, Lead, Message
@@ -19,8 +20,8 @@ HANDOFF_SCHEMA = {
     "description": "The lead's latest handoff to Chatwoot; null until one exists.",
     "properties": {
         "id": {"type": "string", "format": "uuid"},
-        "state": {"type": "string", "enum": ["queued", "in_progress", "done", "failed", "cancelled"]},
-        "trigger": {"type": "string", "enum": ["score", "api", "admin", "returned"]},
+        "state": {"type": "string", "enum": list(Handoff.State.values)},
+        "trigger": {"type": "string", "enum": list(Handoff.Trigger.values)},
         "attempts": {"type": "integer"},
         "next_attempt_at": {"type": "string", "format": "date-time", "nullable": True},
         "last_error": {"type": "string", "nullable": True},

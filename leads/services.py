@@ -10,9 +10,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from leads import selectors
+from leads.calibration import calibration_drawn
 from leads.models import BotConversation, Lead, Message
 from leads.phones import Phone
-from leads.signals import lead_qualified
+from leads.signals import lead_qualified, lead_sampled
 
 LEAD_FIELDS = ("name", "email", "interest", "qualification_score", "external_id", "chatwoot_inbox_id")
 
@@ -156,8 +157,12 @@ def _status_after_score(lead: Lead, *, changed: bool) -> str:
 
 
 def _qualified_notify(lead: Lead, was: str, *, trigger: str, user=None) -> None:
+    """A lead that became qualified is handed off; one scored just below the threshold may be drawn into the
+    calibration sample (the handoff app hands it off only if it never was)."""
     if lead.status == Lead.Status.QUALIFICADO and was != Lead.Status.QUALIFICADO:
         lead_qualified.send(sender=Lead, lead=lead, trigger=trigger, user=user)
+    elif lead.status == Lead.Status.NOVO and calibration_drawn(lead):
+        lead_sampled.send(sender=Lead, lead=lead)
 
 
 def _transcript_lock(lead: Lead) -> tuple[BotConversation, bool]:

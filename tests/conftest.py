@@ -20,6 +20,17 @@ def api(api_key) -> APIClient:
 
 
 @pytest.fixture
+def manager(client):
+    """A staff member of the Managers group, logged in."""
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user("gerente", password="senha-forte-123", is_staff=True)
+    user.groups.add(Group.objects.get(name="Managers"))
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def anonymous_api() -> APIClient:
     return APIClient()
 

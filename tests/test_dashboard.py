@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from dashboard.selectors import Period, metrics_collect, percentile
@@ -40,7 +40,7 @@ def handoff(owner: Lead, *, state=Handoff.State.DONE, agent=(11, "Ana Paula"), r
     return Handoff.objects.create(
         lead=owner,
         state=state,
-        trigger=Handoff.Trigger.SCORE,
+        trigger=fields.pop("trigger", Handoff.Trigger.SCORE),
         created_at=created,
         finished_at=finished,
         assignee_id=agent[0] if agent else None,
@@ -216,14 +216,6 @@ def test_percentile_interpolates_like_postgresql():
 
 
 # --- the page ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def manager(client):
-    user = User.objects.create_user("gerente", password="senha-forte-123", is_staff=True)
-    user.groups.add(Group.objects.get(name="Managers"))
-    client.force_login(user)
-    return client
 
 
 def test_the_dashboard_renders_charts_in_pt_br_without_external_assets(manager):
@@ -487,8 +479,14 @@ def test_conversion_shows_the_same_figures_on_the_dashboard_in_the_api_and_in_th
     assert "R$ 15.000,00" in page and "R$ 1.000,00" in page
     assert "com limiar 8" in page
     rows = read_csv(manager.get("/dashboard/conversao.csv?range=30d"))
-    assert rows[8][:6] == ["8", "25", "25", "25", "15", "0,6"]
-    assert rows[8][8:] == ["15000.00", "1000.00"]
+    assert rows[0][:3] == ["tabela", "linha", "leads"]
+    assert rows[8][:7] == ["nota", "8", "25", "25", "25", "15", "0,6"]
+    assert rows[8][9:] == ["15000.00", "1000.00"]
+    band = next(row for row in rows if row[:2] == ["faixa", "7–8"])
+    assert band[2:7] == ["25", "25", "25", "15", "0,6"]
+    agent = next(row for row in rows if row[:2] == ["Por agente", "Ana Paula"])
+    assert agent[2:7] == ["", "26", "26", "16", "0,6153846153846154"]  # a cut counts handoffs, not leads
+    assert agent[9] == "15000.00"
 
 
 def test_conversion_is_cut_by_agent_inbox_area_code_and_interest():

@@ -33,7 +33,8 @@ from leads.models import Lead
 
 
 def agent_performance(period: Period) -> list[dict]:
-    """Per Chatwoot agent, over the handoffs that reached Chatwoot in the period; times from the handoff.
+    """Per Chatwoot agent, over the handoffs that reached Chatwoot in the period; times from the handoff. The
+    calibration sample is left out: its leads were not chosen by the threshold, and are shown apart.
 
     Counts, outcomes, the average resolution, the SLA and (on PostgreSQL) the first-reply percentiles are one
     GROUP BY in the database. SQLite has no percentile_cont: there the durations come back for Python.
@@ -91,6 +92,7 @@ def _done_with_durations(period: Period) -> QuerySet[Handoff]:
     return (
         handoffs_in(period)
         .filter(state=Handoff.State.DONE, finished_at__isnull=False)
+        .exclude(trigger=Handoff.Trigger.SAMPLE)
         .annotate(
             reply=_since_handoff(F("first_reply_at")),
             resolution=_since_handoff(F("resolved_at")),
@@ -141,7 +143,7 @@ def _escalations_by_agent(period: Period) -> dict[int, int]:
     """Escalations away from each agent in the period (the agent who did not answer in time)."""
     events = HandoffEvent.objects.filter(
         kind=HandoffEvent.Kind.ESCALATED, created_at__gte=period.start, created_at__lt=period.end
-    )
+    ).exclude(handoff__trigger=Handoff.Trigger.SAMPLE)
     if period.team_id is not None:
         events = events.filter(handoff__team_id=period.team_id)
     counts: dict[int, int] = defaultdict(int)

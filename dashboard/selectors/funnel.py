@@ -61,15 +61,16 @@ def handoff_figures(period: Period) -> dict:
 
 
 def funnel_handoff_counts(period: Period) -> dict:
-    """Of the leads created in the period: how many reached Chatwoot, and how many a human answered there."""
+    """Of the leads created in the period: how many reached Chatwoot, and how many a human answered there (the
+    calibration sample, whose leads were not qualified, is shown apart)."""
     # A handoff never precedes its lead, so an index range on its own created_at finds them all, and the lead's
-    # creation copied on the handoff spares a join with the lead table (handoff_created_cover2_idx covers it).
+    # creation copied on the handoff spares a join with the lead table (handoff_created_cover3_idx covers it).
     done = Handoff.objects.filter(
         state=Handoff.State.DONE,
         created_at__gte=period.start,
         lead_created_at__gte=period.start,
         lead_created_at__lt=period.end,
-    )
+    ).exclude(trigger=Handoff.Trigger.SAMPLE)
     if period.team_id is not None:
         done = done.filter(team_id=period.team_id)
     return done.aggregate(

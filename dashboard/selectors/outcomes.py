@@ -1,13 +1,16 @@
-"""Which qualified leads close: conversion by score with 95% intervals, score bands, and a threshold what-if."""
+"""Which qualified leads close: conversion by score with 95% intervals, score bands, the calibration sample apart, and
+a threshold what-if."""
 
 import math
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.conf import settings
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, Sum
 from django.db.models.functions import Substr
 
 from dashboard.selectors.period import Period
 from handoff.models import ChatwootInbox, Handoff
+from leads.calibration import BELOW, calibration_scores
 from leads.models import Lead
 
 Z_95 = 1.959963984540054
@@ -26,11 +29,16 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float
     return max(0.0, centre - margin), min(1.0, centre + margin)
 
 
-def outcome_counts_by_score(period: Period) -> dict[int, dict]:
+def outcome_counts_by_score(period: Period) -> tuple[dict[int, dict], dict[int, dict]]:
     """Of the leads created in the period, per score at handoff: handed off, resolved, converted, and the revenue
-    of the converted ones (with how many carried a value). One GROUP BY over the period's handoffs."""
-    rows = _done_in(period).filter(score__isnull=False).values("score").annotate(**_outcome_aggregates())
-    return {row["score"]: row for row in rows}
+    of the converted ones (with how many carried a value) — the regular handoffs, and the calibration sample's
+    apart. One GROUP BY over the period's handoffs."""
+    sample = ExpressionWrapper(Q(trigger=Handoff.Trigger.SAMPLE), output_field=BooleanField())
+    rows = _done_in(period).filter(score__isnull=False).values("score", sample=sample).annotate(**_outcome_aggregates())
+    regular, sampled = {}, {}
+    for row in rows:
+        (sampled if row["sample"] else regular)[row["score"]] = row
+    return regular, sampled
 
 
 # Brazil's area codes (DDD) by state, for the cut by region.
@@ -72,8 +80,8 @@ def _outcome_aggregates(*, leads: bool = True) -> dict:
 
 def conversion_cuts(period: Period) -> dict:
     """The same figures, counted in handoffs, by agent, by inbox (WhatsApp number), by area code with its state,
-    and by the lead's interest (the TOP_INTERESTS most handed off; the others together)."""
-    done = _done_in(period)
+    and by the lead's interest (the TOP_INTERESTS most handed off; the others together); the sample left out."""
+    done = _done_in(period).exclude(trigger=Handoff.Trigger.SAMPLE)
     aggregates = _outcome_aggregates(leads=False)
     agents = done.values("assignee_id", "assignee_name").annotate(**aggregates).order_by("-handed_off")
     inboxes = done.values("inbox_id").annotate(**aggregates).order_by("-handed_off")
@@ -138,8 +146,14 @@ def conversion_rows(leads_by_score: dict[str, int], outcomes: dict[int, dict], s
 
 
 def score_bands(threshold: int) -> list[tuple[str, range]]:
-    """The scores well below, just below, at and well above the threshold (empty bands left out)."""
-    edges = [(1, threshold - 3), (threshold - 2, threshold - 1), (threshold, threshold + 1), (threshold + 2, 10)]
+    """The scores well below, just below (the calibration sample's), at and well above the threshold (empty bands
+    left out)."""
+    edges = [
+        (1, threshold - BELOW - 1),
+        (threshold - BELOW, threshold - 1),
+        (threshold, threshold + 1),
+        (threshold + 2, 10),
+    ]
     bands = []
     for low, high in edges:
         low, high = max(low, 1), min(high, 10)
@@ -148,22 +162,31 @@ def score_bands(threshold: int) -> list[tuple[str, range]]:
     return bands
 
 
-def threshold_what_if(by_score: dict[int, dict], *, threshold: int, days: int) -> dict:
+def threshold_what_if(
+    by_score: dict[int, dict], sampled: dict[int, dict], *, threshold: int, current: int, days: int
+) -> dict:
     """What a threshold T would give, estimated from what the handed-off leads did: the handoffs a day the agents
     would receive (every lead scored T or more), and the conversions and revenue expected from each score's
-    observed rate and average deal value. Scores with no resolved handoff add leads but no estimate."""
+    observed rate and average deal value. Below the current threshold the calibration sample's rate is taken where
+    it has one (a random draw; the other handoffs of those scores were chosen by someone). Scores with no resolved
+    handoff add leads but no estimate."""
     handoffs = conversions = Decimal(0)
     revenue = Decimal(0)
     unknown = 0
+    from_sample = []
     for score in range(threshold, 11):
         row = by_score[score]
         handoffs += row["leads"]
-        if row["conversion_rate"] is None:
+        observed = row
+        if score < current and score in sampled and sampled[score]["conversion_rate"] is not None:
+            observed = sampled[score]
+            from_sample.append(score)
+        if observed["conversion_rate"] is None:
             unknown += row["leads"]
             continue
-        expected = Decimal(row["leads"]) * Decimal(str(row["conversion_rate"]))
+        expected = Decimal(row["leads"]) * Decimal(str(observed["conversion_rate"]))
         conversions += expected
-        revenue += expected * (row["average_deal_value"] or Decimal(0))
+        revenue += expected * (observed["average_deal_value"] or Decimal(0))
     return {
         "threshold": threshold,
         "estimate": True,
@@ -172,18 +195,29 @@ def threshold_what_if(by_score: dict[int, dict], *, threshold: int, days: int) -
         "expected_conversions": float(conversions.quantize(Decimal("0.1"))),
         "expected_revenue": revenue.quantize(Decimal("0.01")),
         "leads_without_observed_rate": unknown,
+        "scores_from_sample": from_sample,
     }
 
 
 def conversion_collect(period: Period, leads_by_score: dict[str, int], *, threshold: int, candidate: int) -> dict:
-    outcomes = outcome_counts_by_score(period)
+    outcomes, sample_outcomes = outcome_counts_by_score(period)
     by_score = {score: conversion_rows(leads_by_score, outcomes, [score]) for score in range(1, 11)}
+    share = settings.HANDOFF_CALIBRATION_SHARE
+    # The scores the sample draws from now, and any the period's sample came from (an earlier threshold's).
+    sample_scores = sorted({*sample_outcomes, *(calibration_scores(threshold) if share > 0 else ())})
+    sampled = {score: conversion_rows(leads_by_score, sample_outcomes, [score]) for score in sample_scores}
+    days = len(period.days)
     return {
         "by_score": [{"score": score, **row} for score, row in by_score.items()],
         "bands": [
             {"band": label, **conversion_rows(leads_by_score, outcomes, scores)}
             for label, scores in score_bands(threshold)
         ],
-        "what_if": threshold_what_if(by_score, threshold=candidate, days=len(period.days)),
+        "calibration": {
+            "share": share,
+            "label": settings.HANDOFF_CALIBRATION_LABEL,
+            "by_score": [{"score": score, **row} for score, row in sampled.items()],
+        },
+        "what_if": threshold_what_if(by_score, sampled, threshold=candidate, current=threshold, days=days),
         **conversion_cuts(period),
     }

@@ -62,6 +62,7 @@ class Handoff(models.Model):
         API = "api", _("Requested by Atlas (API)")
         ADMIN = "admin", _("Manual (admin)")
         RETURNED = "returned", _("The lead came back through Chatwoot")
+        SAMPLE = "sample", _("Calibration sample (scored just below the threshold)")
 
     ACTIVE_STATES = (State.QUEUED, State.IN_PROGRESS)
 
@@ -196,8 +197,8 @@ class Handoff(models.Model):
             # The dashboard's date-range passes (per day, funnel) read what they count from the index alone.
             models.Index(
                 fields=["created_at"],
-                include=["state", "lead", "lead_created_at", "team_id", "attempts", "first_reply_at"],
-                name="handoff_created_cover2_idx",
+                include=["state", "lead", "lead_created_at", "team_id", "attempts", "first_reply_at", "trigger"],
+                name="handoff_created_cover3_idx",
             ),
             # The dashboard's team filter.
             models.Index(fields=["team_id", "created_at"], name="handoff_team_created_idx"),

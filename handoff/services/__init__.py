@@ -9,6 +9,7 @@ from handoff.services.lifecycle import (
     handoff_enqueue,
     handoff_request,
     handoff_retry,
+    handoff_sample,
     handoff_trigger_admin,
     handoffs_sweep,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "handoff_reassign",
     "handoff_request",
     "handoff_retry",
+    "handoff_sample",
     "handoff_trigger_admin",
     "handoffs_dispatch",
     "handoffs_reconcile",

@@ -79,6 +79,13 @@ def handoff_request(*, lead: Lead) -> tuple[Handoff | None, str]:
     return handoff_create(lead=lead, trigger=Handoff.Trigger.API), "queued"
 
 
+def handoff_sample(*, lead: Lead) -> Handoff | None:
+    """A lead drawn into the calibration sample is handed off once: not if it ever had a handoff."""
+    if lead.handoffs.exists():
+        return None
+    return handoff_create(lead=lead, trigger=Handoff.Trigger.SAMPLE)
+
+
 def handoff_trigger_admin(*, lead: Lead, user, inbox_id: int | None = None) -> Handoff:
     """ "Hand off now": bypasses the threshold, records who asked; into `inbox_id` when the admin chose one."""
     if lead.status == Lead.Status.HANDED_OFF and not lead.handoffs.active().exists():
@@ -208,4 +215,7 @@ def _reason(trigger: str, lead: Lead) -> str:
         return f"Nota {lead.qualification_score} atingiu o limiar {settings.HANDOFF_SCORE_THRESHOLD}"
     if trigger == Handoff.Trigger.API:
         return "Pedido do Atlas Nexa"
+    if trigger == Handoff.Trigger.SAMPLE:
+        threshold = settings.HANDOFF_SCORE_THRESHOLD
+        return f"Amostra de calibração: nota {lead.qualification_score}, abaixo do limiar {threshold}"
     return "Transferência manual"

@@ -213,6 +213,10 @@ CHATWOOT_ALLOW_INSECURE_HTTP = env.bool("CHATWOOT_ALLOW_INSECURE_HTTP", default=
 
 HANDOFF_SCORE_THRESHOLD = env.int("HANDOFF_SCORE_THRESHOLD", default=7)
 HANDOFF_LABELS = env.list("HANDOFF_LABELS", default=["lead-qualificado", "atlas-nexa"])
+# The calibration sample: this share (0.05 = 5%) of the leads scored just below the threshold (its two scores under
+# it) is handed off too, with the labels above and this one, so their conversion is measured. Off by default.
+HANDOFF_CALIBRATION_SHARE = env.float("HANDOFF_CALIBRATION_SHARE", default=0.0)
+HANDOFF_CALIBRATION_LABEL = env("HANDOFF_CALIBRATION_LABEL", default="amostra-calibracao")
 HANDOFF_MAX_ATTEMPTS = env.int("HANDOFF_MAX_ATTEMPTS", default=12)
 HANDOFF_RETRY_BASE_SECONDS = env.float("HANDOFF_RETRY_BASE_SECONDS", default=15.0)
 HANDOFF_RETRY_CAP_SECONDS = env.float("HANDOFF_RETRY_CAP_SECONDS", default=600.0)

@@ -37,7 +37,10 @@ def labels(run, client: ChatwootClient) -> None:
     if handoff.labels is not None:
         return
     current = [] if run.conversation_created else client.conversation_labels(handoff.conversation_id)
-    wanted = current + [label for label in settings.HANDOFF_LABELS if label not in current]
+    ours = [*settings.HANDOFF_LABELS]
+    if handoff.trigger == Handoff.Trigger.SAMPLE:
+        ours.append(settings.HANDOFF_CALIBRATION_LABEL)
+    wanted = current + [label for label in ours if label not in current]
     if wanted != current:
         client.conversation_labels_set(handoff.conversation_id, wanted)
     run.checkpoint(labels=wanted, later=True)  # a repeat reads the labels, finds them merged and writes nothing
@@ -65,6 +68,7 @@ def handoff_note_parts(handoff: Handoff, history: list[Message]) -> list[str]:
         max_chars=settings.HANDOFF_NOTE_MAX_CHARS,
         returning=_earlier_summary(earlier) if earlier is not None else "",
         warning=whatsapp_window_warning(handoff),
+        sample=handoff.trigger == Handoff.Trigger.SAMPLE,
     )
 
 
