@@ -8,6 +8,8 @@ from decimal import Decimal
 from django.conf import settings
 
 from handoff.models import ChatwootCall, Handoff, HandoffEvent
+from leads.bulk import SAMPLE_SHARE
+from leads.calibration import calibration_drawn
 from leads.models import Lead
 
 AGENTS = (
@@ -30,7 +32,8 @@ BATCH = 5000
 
 
 def handoffs_generate(rng: random.Random, leads: list[Lead], *, calls_per_handoff: int = 0) -> int:
-    """A done handoff for every lead Chatwoot has (or had); a few failed or queued ones among the qualified."""
+    """A done handoff for every lead Chatwoot has (or had), the calibration sample's among them; a few failed or queued
+    ones among the qualified."""
     handoffs, events = [], []
     for lead in leads:
         handoff = _handoff(rng, lead)
@@ -55,9 +58,13 @@ def _handoff(rng: random.Random, lead: Lead) -> Handoff | None:
         if roll < 0.05:
             return _pending(rng, lead, created, Handoff.State.FAILED)
         return _pending(rng, lead, created, Handoff.State.QUEUED) if roll < 0.06 else None
+    if calibration_drawn(lead, share=SAMPLE_SHARE):
+        return _done(rng, lead, created, trigger=Handoff.Trigger.SAMPLE)
     if lead.status == Lead.Status.NOVO or not qualified:
         return None
-    return _done(rng, lead, created)
+    return _done(
+        rng, lead, created, trigger=rng.choice((Handoff.Trigger.SCORE, Handoff.Trigger.SCORE, Handoff.Trigger.API))
+    )
 
 
 def _pending(rng: random.Random, lead: Lead, created, state: str) -> Handoff:
@@ -78,7 +85,7 @@ def _pending(rng: random.Random, lead: Lead, created, state: str) -> Handoff:
     )
 
 
-def _done(rng: random.Random, lead: Lead, created) -> Handoff:
+def _done(rng: random.Random, lead: Lead, created, *, trigger: str) -> Handoff:
     finished = created + timedelta(seconds=rng.randrange(2, 40))
     agent_id, agent_name = rng.choice(AGENTS)
     team_id, team_name = TEAMS[agent_id % len(TEAMS)]
@@ -89,7 +96,7 @@ def _done(rng: random.Random, lead: Lead, created) -> Handoff:
         id=uuid.uuid4(),
         lead=lead,
         state=Handoff.State.DONE,
-        trigger=rng.choice((Handoff.Trigger.SCORE, Handoff.Trigger.SCORE, Handoff.Trigger.API)),
+        trigger=trigger,
         score=lead.qualification_score,
         attempts=1 if rng.random() < 0.92 else rng.randrange(2, 5),
         next_attempt_at=None,

@@ -9,9 +9,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from leads.calibration import calibration_drawn
 from leads.models import BotConversation, Lead, Message
 from leads.phones import phone_identity
 
+SAMPLE_SHARE = 0.05  # the calibration sample of the generated leads, as with HANDOFF_CALIBRATION_SHARE=0.05
 AREA_CODES = ("11", "21", "31", "41", "51", "61", "71", "81", "85", "19", "27", "48", "62", "92")
 FIRST_NAMES = (
     "Ana",
@@ -129,24 +131,27 @@ def _lead(rng: random.Random, created, threshold: int, number: int) -> Lead:
     area = AREA_CODES[number % len(AREA_CODES)]
     local = 60_000_000 + (number // len(AREA_CODES)) % 40_000_000
     phone = f"+55{area}9{local}"
-    score = rng.choice((None, None, *range(1, 11)))
-    status = _status(rng, score, threshold)
-    return Lead(
+    lead = Lead(
         id=uuid.uuid4(),
         name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
         phone=phone,
         phone_identity=phone_identity(phone),
         email=f"lead{number}@exemplo.com.br" if rng.random() < 0.6 else "",
         interest=rng.choice(INTERESTS),
-        qualification_score=score,
-        status=status,
+        qualification_score=rng.choice((None, None, *range(1, 11))),
         created_at=created,
         updated_at=created,
-        closed_at=created + timedelta(hours=rng.randrange(1, 96)) if status in Lead.CLOSED_STATUSES else None,
     )
+    lead.status = _status(rng, lead, threshold)
+    if lead.status in Lead.CLOSED_STATUSES:
+        lead.closed_at = created + timedelta(hours=rng.randrange(1, 96))
+    return lead
 
 
-def _status(rng: random.Random, score: int | None, threshold: int) -> str:
+def _status(rng: random.Random, lead: Lead, threshold: int) -> str:
+    score = lead.qualification_score
+    if calibration_drawn(lead, share=SAMPLE_SHARE):  # handed off as the sample: fewer of them close
+        return rng.choice((Lead.Status.HANDED_OFF, Lead.Status.CONVERTIDO, Lead.Status.PERDIDO, Lead.Status.PERDIDO))
     if score is None or score < threshold:
         return Lead.Status.NOVO if rng.random() < 0.9 else Lead.Status.PERDIDO
     return rng.choice(
