@@ -97,6 +97,7 @@ def _done(rng: random.Random, lead: Lead, created, *, trigger: str) -> Handoff:
         lead=lead,
         state=Handoff.State.DONE,
         trigger=trigger,
+        sample=trigger == Handoff.Trigger.SAMPLE,
         score=lead.qualification_score,
         attempts=1 if rng.random() < 0.92 else rng.randrange(2, 5),
         next_attempt_at=None,

@@ -37,6 +37,7 @@ def handoff_summary(handoff: Handoff | None) -> dict | None:
         "id": str(handoff.pk),
         "state": handoff.state,
         "trigger": handoff.trigger,
+        "sample": handoff.sample,
         "attempts": handoff.attempts,
         "next_attempt_at": handoff.next_attempt_at if handoff.state == Handoff.State.QUEUED else None,
         "last_error": handoff.last_error or None,

@@ -22,6 +22,7 @@ HANDOFF_SCHEMA = {
         "id": {"type": "string", "format": "uuid"},
         "state": {"type": "string", "enum": list(Handoff.State.values)},
         "trigger": {"type": "string", "enum": list(Handoff.Trigger.values)},
+        "sample": {"type": "boolean", "description": "Of the calibration sample (HANDOFF_CALIBRATION_SHARE)."},
         "attempts": {"type": "integer"},
         "next_attempt_at": {"type": "string", "format": "date-time", "nullable": True},
         "last_error": {"type": "string", "nullable": True},

@@ -53,9 +53,9 @@ def lead_upsert(*, phone: Phone, data: dict, trigger: str = "score") -> tuple[Le
                 if created:
                     lead = Lead(phone=phone.e164)
                 was = lead.status
-                _lead_apply(lead, data)
+                scored = _lead_apply(lead, data)
                 lead.save()
-                _qualified_notify(lead, was, trigger=trigger)
+                _qualified_notify(lead, was, trigger=trigger, scored=scored)
                 return lead, created
         except IntegrityError:
             # Another request created the same lead between our read and our insert: update it instead.
@@ -73,13 +73,13 @@ def lead_update(*, lead: Lead, data: dict, phone: Phone | None = None) -> Lead:
                 raise LeadConflict("phone", "Outro lead já tem este telefone (ou o mesmo número com/sem o 9).")
             lead.phone = phone.e164  # the twin spelling too: it corrects a legacy 8-digit number
         was = lead.status
-        _lead_apply(lead, data)
+        scored = _lead_apply(lead, data)
         try:
             with transaction.atomic():
                 lead.save()
         except IntegrityError as err:
             raise LeadConflict("phone", "Outro lead já tem este telefone.") from err
-        _qualified_notify(lead, was, trigger="score")
+        _qualified_notify(lead, was, trigger="score", scored=scored)
         return lead
 
 
@@ -98,7 +98,8 @@ def lead_admin_save(*, lead: Lead, changed_fields: list[str], user=None) -> Lead
         if "qualification_score" in changed_fields and "status" not in changed_fields:
             lead.status = _status_after_score(lead, changed=True)  # the form lists only fields that changed
         lead.save()
-        _qualified_notify(lead, was, trigger="admin", user=user)
+        scored = "qualification_score" in changed_fields
+        _qualified_notify(lead, was, trigger="admin", user=user, scored=scored)
     return lead
 
 
@@ -129,7 +130,8 @@ def history_add(*, lead: Lead, history: list[NewMessage]) -> MessagesAdded:
         return result
 
 
-def _lead_apply(lead: Lead, data: dict) -> None:
+def _lead_apply(lead: Lead, data: dict) -> bool:
+    """Set the given fields; whether the score changed."""
     external_id = data.get("external_id")
     if external_id and external_id != lead.external_id:
         if lead.external_id:
@@ -140,8 +142,10 @@ def _lead_apply(lead: Lead, data: dict) -> None:
     for name in LEAD_FIELDS:
         if name in data and not (name == "external_id" and not data[name]):
             setattr(lead, name, data[name])
+    changed = lead.qualification_score != previous_score
     if "qualification_score" in data:
-        lead.status = _status_after_score(lead, changed=lead.qualification_score != previous_score)
+        lead.status = _status_after_score(lead, changed=changed)
+    return changed
 
 
 def _status_after_score(lead: Lead, *, changed: bool) -> str:
@@ -156,12 +160,13 @@ def _status_after_score(lead: Lead, *, changed: bool) -> str:
     return lead_status_for_score(status=lead.status, score=score)
 
 
-def _qualified_notify(lead: Lead, was: str, *, trigger: str, user=None) -> None:
-    """A lead that became qualified is handed off; one scored just below the threshold may be drawn into the
-    calibration sample (the handoff app hands it off only if it never was)."""
+def _qualified_notify(lead: Lead, was: str, *, trigger: str, scored: bool, user=None) -> None:
+    """A lead that became qualified is handed off; one just given a score below the threshold may be drawn into the
+    calibration sample (when scored, not when edited later: the sample is of leads as Atlas scores them; the handoff
+    app hands it off only if it never was)."""
     if lead.status == Lead.Status.QUALIFICADO and was != Lead.Status.QUALIFICADO:
         lead_qualified.send(sender=Lead, lead=lead, trigger=trigger, user=user)
-    elif lead.status == Lead.Status.NOVO and calibration_drawn(lead):
+    elif scored and lead.status == Lead.Status.NOVO and calibration_drawn(lead):
         lead_sampled.send(sender=Lead, lead=lead)
 
 

@@ -94,7 +94,8 @@ def scored(phone: str, score: int) -> Lead:
 
 def test_exactly_the_drawn_leads_scored_just_below_are_handed_off_as_the_sample():
     leads = [scored(f"+55119870{index:05d}", 5 + index % 2) for index in range(120)]
-    sampled = set(Handoff.objects.filter(trigger=Handoff.Trigger.SAMPLE).values_list("lead_id", flat=True))
+    sampled = set(Handoff.objects.filter(sample=True).values_list("lead_id", flat=True))
+    assert sampled == set(Handoff.objects.filter(trigger=Handoff.Trigger.SAMPLE).values_list("lead_id", flat=True))
     assert sampled == {lead.pk for lead in leads if drawn_by_hand(lead.pk, 0.5)}
     assert 30 <= len(sampled) <= 90
     assert Handoff.objects.exclude(trigger=Handoff.Trigger.SAMPLE).count() == 0
@@ -115,13 +116,57 @@ def drawn_lead(phone: str = "+5511987650000", score: int = 6) -> Lead:
 
 def test_a_drawn_lead_gets_one_chance_however_often_it_is_scored():
     lead = drawn_lead()
-    assert lead.handoffs.get().trigger == Handoff.Trigger.SAMPLE
+    sample = lead.handoffs.get()
+    assert (sample.trigger, sample.sample) == (Handoff.Trigger.SAMPLE, True)
     scored(lead.phone, 5)
     scored(lead.phone, 6)  # a replay, and a new score in the band: the handoff is active, no second
     assert lead.handoffs.count() == 1
     Handoff.objects.filter(lead=lead).update(state=Handoff.State.FAILED)
     scored(lead.phone, 5)  # its handoff failed: it was handed off once, the sample does not take it again
-    assert lead.handoffs.count() == 1
+    assert list(lead.handoffs.values_list("state", flat=True)) == [Handoff.State.FAILED]
+    assert not HandoffEvent.objects.filter(handoff__lead=lead, kind=HandoffEvent.Kind.RESUMED).exists()
+
+
+@pytest.mark.parametrize("state", [Handoff.State.FAILED, Handoff.State.CANCELLED, Handoff.State.DONE])
+def test_a_lead_handed_off_before_is_never_drawn(settings, state):
+    settings.HANDOFF_CALIBRATION_SHARE = 1
+    lead = scored("+5511987652000", 7)  # qualified: a handoff by its score
+    Handoff.objects.filter(lead=lead).update(state=state)
+    Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.NOVO, qualification_score=None)
+    scored(lead.phone, 6)
+    assert list(lead.handoffs.values_list("trigger", "state")) == [(Handoff.Trigger.SCORE, state)]
+
+
+def test_only_a_new_score_draws_not_a_later_edit_of_the_lead(settings):
+    settings.HANDOFF_CALIBRATION_SHARE = 0
+    lead = scored("+5511987653000", 6)
+    settings.HANDOFF_CALIBRATION_SHARE = 1  # switched on weeks later: the old lead is not drawn by an edit
+    lead_services.lead_update(lead=lead, data={"name": "Só o nome"})
+    lead_services.lead_upsert(phone=phone_parse(lead.phone), data={"email": "x@exemplo.com.br"})
+    lead.refresh_from_db()
+    lead_services.lead_admin_save(lead=lead, changed_fields=["name"])
+    assert not lead.handoffs.exists()
+    lead_services.lead_upsert(phone=phone_parse(lead.phone), data={"qualification_score": 6})  # the same score
+    assert not lead.handoffs.exists()
+    scored(lead.phone, 5)  # Atlas scores it again: drawn
+    assert lead.handoffs.get().sample
+
+
+def test_the_sample_stays_the_sample_when_handed_off_again_by_hand_or_when_the_lead_comes_back(admin_user):
+    from handoff.services import handoff_trigger_admin
+    from handoff.services.lifecycle import handoff_create
+
+    lead = drawn_lead()
+    Handoff.objects.filter(lead=lead).update(state=Handoff.State.FAILED)
+    again = handoff_trigger_admin(lead=lead, user=admin_user)  # resumed: nothing reached Chatwoot yet
+    assert (again.trigger, again.sample) == (Handoff.Trigger.ADMIN, True)
+    Handoff.objects.filter(lead=lead).update(state=Handoff.State.DONE, contact_id=9, conversation_id=9)
+    back = handoff_create(lead=lead, trigger=Handoff.Trigger.RETURNED, returned=(9, 10))
+    assert back.pk != again.pk and (back.trigger, back.sample) == (Handoff.Trigger.RETURNED, True)
+    Handoff.objects.filter(pk=back.pk).update(state=Handoff.State.DONE)
+    lead_services.lead_upsert(phone=phone_parse(lead.phone), data={"qualification_score": 8})
+    qualified = lead.handoffs.order_by("-created_at").first()  # Atlas qualified it: no longer the sample
+    assert (qualified.trigger, qualified.sample) == (Handoff.Trigger.SCORE, False)
 
 
 def test_a_lead_scored_at_the_threshold_is_qualified_as_ever_and_an_undrawn_one_stays_with_the_bot(settings):
@@ -152,14 +197,38 @@ def test_the_sample_is_labelled_and_introduced_as_such_in_chatwoot(chatwoot):
 def test_the_lead_api_names_the_sample_trigger(api):
     lead = drawn_lead()
     body = api.get(f"/api/v1/leads/{lead.pk}/").json()
-    assert body["handoff"]["trigger"] == "sample" and body["bot_should_reply"] is False
+    assert body["handoff"]["trigger"] == "sample" and body["handoff"]["sample"] is True
+    assert body["bot_should_reply"] is False
+
+
+def test_atlas_trigger_for_a_sampled_lead_says_the_handoff_is_queued(api, settings):
+    settings.HANDOFF_CALIBRATION_SHARE = 1
+    response = api.post(
+        "/api/v1/handoffs/",
+        {"id": "a1", "name": "Ana", "phone": "+5511987654000", "qualification_score": 6},
+        format="json",
+    )
+    body = response.json()
+    assert (response.status_code, body["reason"], body["handoff"]["trigger"]) == (202, "queued", "sample")
+    assert body["lead"]["bot_should_reply"] is False
+    settings.HANDOFF_CALIBRATION_SHARE = 0
+    response = api.post(
+        "/api/v1/handoffs/",
+        {"id": "a2", "name": "Bia", "phone": "+5511987654001", "qualification_score": 6},
+        format="json",
+    )
+    assert (response.status_code, response.json()["reason"], response.json()["handoff"]) == (
+        200,
+        "below_threshold",
+        None,
+    )
 
 
 # --- the dashboard -------------------------------------------------------------------------------------------
 
 
 def sample_handoff(score: int, outcome: str, value=None, **fields) -> Handoff:
-    return regular_handoff(score, outcome, value, trigger=Handoff.Trigger.SAMPLE, **fields)
+    return regular_handoff(score, outcome, value, trigger=Handoff.Trigger.SAMPLE, sample=True, **fields)
 
 
 def regular_handoff(score: int, outcome: str, value=None, **fields) -> Handoff:
@@ -184,8 +253,8 @@ def known_sample():
 def test_the_sample_is_counted_apart_from_the_scores_the_funnel_the_cuts_and_the_agents(settings):
     settings.HANDOFF_SLA_MINUTES = 5
     known_sample()
-    for trigger in (Handoff.Trigger.SAMPLE, Handoff.Trigger.SCORE):
-        escalated = Handoff.objects.filter(trigger=trigger).first()
+    for sample in (True, False):
+        escalated = Handoff.objects.filter(sample=sample).first()
         HandoffEvent.objects.create(
             handoff=escalated, kind="escalated", message="x", data={"from_agent": 11}, created_at=at(1, 11)
         )
@@ -213,7 +282,7 @@ def test_the_sample_is_counted_apart_from_the_scores_the_funnel_the_cuts_and_the
     assert (ana["handled"], ana["resolved"], ana["converted"], ana["sla_met"], ana["sla_due"]) == (3, 3, 2, 3, 3)
     assert ana["escalations"] == 1
     funnel = {step["step"]: step["count"] for step in metrics["funnel"]}
-    assert (funnel["handed_off"], funnel["replied"]) == (3, 3)
+    assert (funnel["handed_off"], funnel["replied"], funnel["converted"]) == (3, 3, 2)  # the sample's 3 left out
 
 
 def test_the_what_if_takes_the_samples_rate_below_the_threshold():
@@ -238,7 +307,7 @@ def test_with_the_sample_off_its_past_handoffs_are_still_shown_apart(settings):
 def test_the_sample_shows_the_same_figures_on_the_dashboard_in_the_api_and_in_the_csv(manager, api):
     for index in range(22):  # enough resolved for a rate with its interval
         owner = lead(timezone.now() - timedelta(hours=2), score=6, status="convertido" if index < 11 else "perdido")
-        handoff(owner, score=6, outcome=owner.status, trigger=Handoff.Trigger.SAMPLE)
+        handoff(owner, score=6, outcome=owner.status, trigger=Handoff.Trigger.SAMPLE, sample=True)
     api_row = api.get("/api/v1/metrics/").json()["conversion"]["calibration"]["by_score"][1]
     assert (api_row["score"], api_row["handed_off"], api_row["converted"], api_row["conversion_rate"]) == (
         6,

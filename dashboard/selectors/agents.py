@@ -92,7 +92,7 @@ def _done_with_durations(period: Period) -> QuerySet[Handoff]:
     return (
         handoffs_in(period)
         .filter(state=Handoff.State.DONE, finished_at__isnull=False)
-        .exclude(trigger=Handoff.Trigger.SAMPLE)
+        .filter(sample=False)
         .annotate(
             reply=_since_handoff(F("first_reply_at")),
             resolution=_since_handoff(F("resolved_at")),
@@ -143,7 +143,7 @@ def _escalations_by_agent(period: Period) -> dict[int, int]:
     """Escalations away from each agent in the period (the agent who did not answer in time)."""
     events = HandoffEvent.objects.filter(
         kind=HandoffEvent.Kind.ESCALATED, created_at__gte=period.start, created_at__lt=period.end
-    ).exclude(handoff__trigger=Handoff.Trigger.SAMPLE)
+    ).filter(handoff__sample=False)
     if period.team_id is not None:
         events = events.filter(handoff__team_id=period.team_id)
     counts: dict[int, int] = defaultdict(int)

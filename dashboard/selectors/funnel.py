@@ -61,8 +61,9 @@ def handoff_figures(period: Period) -> dict:
 
 
 def funnel_handoff_counts(period: Period) -> dict:
-    """Of the leads created in the period: how many reached Chatwoot, and how many a human answered there (the
-    calibration sample, whose leads were not qualified, is shown apart)."""
+    """Of the leads created in the period: how many reached Chatwoot, and how many a human answered there — the
+    calibration sample, whose leads were not qualified, left out (and its converted leads counted, to be taken out
+    of the funnel's converted step)."""
     # A handoff never precedes its lead, so an index range on its own created_at finds them all, and the lead's
     # creation copied on the handoff spares a join with the lead table (handoff_created_cover3_idx covers it).
     done = Handoff.objects.filter(
@@ -70,12 +71,13 @@ def funnel_handoff_counts(period: Period) -> dict:
         created_at__gte=period.start,
         lead_created_at__gte=period.start,
         lead_created_at__lt=period.end,
-    ).exclude(trigger=Handoff.Trigger.SAMPLE)
+    )
     if period.team_id is not None:
         done = done.filter(team_id=period.team_id)
     return done.aggregate(
-        handed_off=Count("lead", distinct=True),
-        replied=Count("lead", distinct=True, filter=Q(first_reply_at__isnull=False)),
+        handed_off=Count("lead", distinct=True, filter=Q(sample=False)),
+        replied=Count("lead", distinct=True, filter=Q(sample=False, first_reply_at__isnull=False)),
+        sample_converted=Count("lead", distinct=True, filter=Q(sample=True, outcome=Lead.Status.CONVERTIDO)),
     )
 
 
@@ -87,7 +89,11 @@ def funnel_build(leads: dict, handoffs: dict) -> list[dict]:
         ("qualified", pgettext_lazy("lead count", "Qualified"), leads["qualified"]),
         ("handed_off", pgettext_lazy("lead count", "Handed off"), handoffs["handed_off"]),
         ("replied", _("First human reply"), handoffs["replied"]),
-        ("converted", pgettext_lazy("lead count", "Converted"), leads["by_status"][Lead.Status.CONVERTIDO]),
+        (
+            "converted",
+            pgettext_lazy("lead count", "Converted"),
+            leads["by_status"][Lead.Status.CONVERTIDO] - handoffs["sample_converted"],
+        ),
     ]
     funnel, previous = [], None
     for key, label, count in steps:

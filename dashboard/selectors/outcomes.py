@@ -5,7 +5,7 @@ import math
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import Substr
 
 from dashboard.selectors.period import Period
@@ -33,8 +33,7 @@ def outcome_counts_by_score(period: Period) -> tuple[dict[int, dict], dict[int, 
     """Of the leads created in the period, per score at handoff: handed off, resolved, converted, and the revenue
     of the converted ones (with how many carried a value) — the regular handoffs, and the calibration sample's
     apart. One GROUP BY over the period's handoffs."""
-    sample = ExpressionWrapper(Q(trigger=Handoff.Trigger.SAMPLE), output_field=BooleanField())
-    rows = _done_in(period).filter(score__isnull=False).values("score", sample=sample).annotate(**_outcome_aggregates())
+    rows = _done_in(period).filter(score__isnull=False).values("score", "sample").annotate(**_outcome_aggregates())
     regular, sampled = {}, {}
     for row in rows:
         (sampled if row["sample"] else regular)[row["score"]] = row
@@ -81,7 +80,7 @@ def _outcome_aggregates(*, leads: bool = True) -> dict:
 def conversion_cuts(period: Period) -> dict:
     """The same figures, counted in handoffs, by agent, by inbox (WhatsApp number), by area code with its state,
     and by the lead's interest (the TOP_INTERESTS most handed off; the others together); the sample left out."""
-    done = _done_in(period).exclude(trigger=Handoff.Trigger.SAMPLE)
+    done = _done_in(period).filter(sample=False)
     aggregates = _outcome_aggregates(leads=False)
     agents = done.values("assignee_id", "assignee_name").annotate(**aggregates).order_by("-handed_off")
     inboxes = done.values("inbox_id").annotate(**aggregates).order_by("-handed_off")

@@ -20,8 +20,8 @@ class HandoffEventInline(admin.TabularInline):
 
 @admin.register(Handoff)
 class HandoffAdmin(HandoffPermissions, ReadOnlyAdmin):
-    list_display = ("lead", "state", "trigger", "attempts", "next_attempt_at", "assignee_name", "created_at")
-    list_filter = ("state", "trigger")
+    list_display = ("lead", "state", "trigger", "sample", "attempts", "next_attempt_at", "assignee_name", "created_at")
+    list_filter = ("state", "trigger", "sample")
     list_select_related = ("lead",)
     search_fields = ("lead__name", "lead__phone", "assignee_name")
     paginator = EstimatedCountPaginator

@@ -74,6 +74,14 @@ class Handoff(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     score = models.PositiveSmallIntegerField(_("score at handoff"), null=True, blank=True)
+    sample = models.BooleanField(
+        _("calibration sample"),
+        default=False,
+        help_text=_(
+            "A lead scored below the threshold, drawn at random to measure its conversion (and its later handoffs, "
+            "unless it qualified): counted apart on the dashboard."
+        ),
+    )
     reason = models.CharField(_("reason"), max_length=255, blank=True)
 
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
@@ -197,7 +205,16 @@ class Handoff(models.Model):
             # The dashboard's date-range passes (per day, funnel) read what they count from the index alone.
             models.Index(
                 fields=["created_at"],
-                include=["state", "lead", "lead_created_at", "team_id", "attempts", "first_reply_at", "trigger"],
+                include=[
+                    "state",
+                    "lead",
+                    "lead_created_at",
+                    "team_id",
+                    "attempts",
+                    "first_reply_at",
+                    "sample",
+                    "outcome",
+                ],
                 name="handoff_created_cover3_idx",
             ),
             # The dashboard's team filter.

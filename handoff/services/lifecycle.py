@@ -43,6 +43,7 @@ def handoff_create(
             return latest
         origin = {
             "trigger": trigger,
+            "sample": _in_sample(trigger, latest),
             "triggered_by": user if user and user.is_authenticated else None,
             "score": lead.qualification_score,
             "reason": reason or _reason(trigger, lead),
@@ -68,12 +69,13 @@ def handoff_create(
 
 
 def handoff_request(*, lead: Lead) -> tuple[Handoff | None, str]:
-    """What Atlas's trigger gets: (handoff, reason), queuing one when the lead qualifies and has none."""
-    if lead.qualification_score is None or lead.qualification_score < settings.HANDOFF_SCORE_THRESHOLD:
-        return None, "below_threshold"
+    """What Atlas's trigger gets: (handoff, reason), queuing one when the lead qualifies and has none. A lead below
+    the threshold with a handoff under way (the calibration sample, an admin's) is "queued" too: the bot stops."""
     latest = Handoff.objects.latest_for(lead)
     if latest and latest.is_active:
         return latest, "queued"
+    if lead.qualification_score is None or lead.qualification_score < settings.HANDOFF_SCORE_THRESHOLD:
+        return None, "below_threshold"
     if lead.status == Lead.Status.HANDED_OFF:
         return latest, "already_handed_off"
     return handoff_create(lead=lead, trigger=Handoff.Trigger.API), "queued"
@@ -135,6 +137,15 @@ def _resume(handoff: Handoff, message: str, origin: dict | None = None) -> Hando
         if start <= now:
             transaction.on_commit(handoff_enqueue)
     return handoff
+
+
+def _in_sample(trigger: str, latest: Handoff | None) -> bool:
+    """A handoff of the calibration sample: the draw's, and the later ones of a drawn lead (it came back, an admin
+    handed it off again) until the lead qualifies by its score."""
+    if trigger == Handoff.Trigger.SAMPLE:
+        return True
+    qualified = trigger in (Handoff.Trigger.SCORE, Handoff.Trigger.API)
+    return not qualified and latest is not None and latest.sample
 
 
 def _resumable(handoff: Handoff, origin: dict) -> bool:

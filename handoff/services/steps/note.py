@@ -38,7 +38,7 @@ def labels(run, client: ChatwootClient) -> None:
         return
     current = [] if run.conversation_created else client.conversation_labels(handoff.conversation_id)
     ours = [*settings.HANDOFF_LABELS]
-    if handoff.trigger == Handoff.Trigger.SAMPLE:
+    if handoff.sample:
         ours.append(settings.HANDOFF_CALIBRATION_LABEL)
     wanted = current + [label for label in ours if label not in current]
     if wanted != current:
@@ -68,7 +68,7 @@ def handoff_note_parts(handoff: Handoff, history: list[Message]) -> list[str]:
         max_chars=settings.HANDOFF_NOTE_MAX_CHARS,
         returning=_earlier_summary(earlier) if earlier is not None else "",
         warning=whatsapp_window_warning(handoff),
-        sample=handoff.trigger == Handoff.Trigger.SAMPLE,
+        sample=handoff.sample,
     )
 
 
