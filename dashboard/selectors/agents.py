@@ -143,7 +143,7 @@ def _escalations_by_agent(period: Period) -> dict[int, int]:
     """Escalations away from each agent in the period (the agent who did not answer in time)."""
     events = HandoffEvent.objects.filter(
         kind=HandoffEvent.Kind.ESCALATED, created_at__gte=period.start, created_at__lt=period.end
-    ).filter(handoff__sample=False)
+    ).exclude(handoff__in=Handoff.objects.filter(sample=True))  # a hashed list of the sample (handoff_sample_idx)
     if period.team_id is not None:
         events = events.filter(handoff__team_id=period.team_id)
     counts: dict[int, int] = defaultdict(int)
