@@ -152,20 +152,12 @@ def test_admin_form_normalises_the_phone(admin_client):
     assert (lead.phone, lead.phone_identity) == ("+5521998123456", "+5521998123456")
 
 
-@pytest.fixture
-def manager_client(client):
-    user = User.objects.create_user("gerente", password="senha-forte-123", is_staff=True)
-    user.groups.add(Group.objects.get(name="Managers"))
-    client.force_login(user)
-    return client
-
-
-def test_managers_can_browse_and_export_but_not_edit(manager_client):
+def test_managers_can_browse_and_export_but_not_edit(manager):
     lead = LeadFactory()
-    assert manager_client.get(CHANGELIST).status_code == 200
-    export = manager_client.post(CHANGELIST, {"action": "export_csv", "_selected_action": [str(lead.pk)]})
+    assert manager.get(CHANGELIST).status_code == 200
+    export = manager.post(CHANGELIST, {"action": "export_csv", "_selected_action": [str(lead.pk)]})
     assert export.status_code == 200
-    response = manager_client.post(f"/admin/leads/lead/{lead.pk}/change/", {"name": "Outro", "phone": lead.phone})
+    response = manager.post(f"/admin/leads/lead/{lead.pk}/change/", {"name": "Outro", "phone": lead.phone})
     assert response.status_code == 403
 
 
