@@ -55,7 +55,8 @@ class HandoffResponseSerializer(serializers.Serializer):
     handoff = serializers.JSONField(allow_null=True, help_text="The lead's handoff (as in `lead.handoff`), or null.")
     reason = serializers.ChoiceField(
         choices=["queued", "already_handed_off", "below_threshold"],
-        help_text="queued answers 202; already_handed_off and below_threshold answer 200.",
+        help_text="queued answers 202 (also for a lead below the threshold whose handoff is under way: the calibration "
+        "sample, an admin's); already_handed_off and below_threshold answer 200.",
     )
     messages_created = serializers.IntegerField()
     messages_ignored = serializers.IntegerField()
