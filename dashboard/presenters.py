@@ -1,5 +1,7 @@
 """Metrics as a manager reads them: pt-BR numbers, percentages and durations, charts, CSV rows."""
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -12,8 +14,13 @@ DASH = "—"
 STATUS_LABELS = dict(Lead.Status.choices)
 
 
+def _one_decimal(value: float) -> str:
+    """Rounded to one decimal, half up (number_format alone cuts the digits off: 66.67 would read 66,6)."""
+    return number_format(Decimal(repr(value)).quantize(Decimal("0.1"), ROUND_HALF_UP), decimal_pos=1)
+
+
 def percent(rate: float | None) -> str:
-    return DASH if rate is None else f"{number_format(rate * 100, decimal_pos=1)}%"
+    return DASH if rate is None else f"{_one_decimal(rate * 100)}%"
 
 
 def duration(seconds: float | None) -> str:
@@ -29,7 +36,7 @@ def duration(seconds: float | None) -> str:
 
 
 def hours(value: float | None) -> str:
-    return DASH if value is None else f"{number_format(value, decimal_pos=1)} h"
+    return DASH if value is None else f"{_one_decimal(value)} h"
 
 
 def cards(metrics: dict) -> list[tuple[str, str]]:

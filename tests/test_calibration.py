@@ -296,12 +296,22 @@ def test_the_what_if_takes_the_samples_rate_below_the_threshold():
     assert what_if["handoffs_per_day"] == 12 / 7
 
 
-def test_with_the_sample_off_its_past_handoffs_are_still_shown_apart(settings):
+def test_with_the_sample_off_its_past_handoffs_are_still_shown_apart(settings, manager):
     settings.HANDOFF_CALIBRATION_SHARE = 0
     sample_handoff(4, "perdido")
     calibration = metrics_collect(PERIOD)["conversion"]["calibration"]
     assert calibration["share"] == 0
     assert [(row["score"], row["handed_off"]) for row in calibration["by_score"]] == [(4, 1)]
+    page = manager.get(f"/dashboard/?from={PERIOD.first_day}&to={PERIOD.last_day}").content.decode()
+    assert "desligada agora (HANDOFF_CALIBRATION_SHARE)" in page and "0,0% deles" not in page
+
+
+def test_the_dashboard_says_which_scores_the_estimate_took_from_the_sample(manager):
+    known_sample()
+    page = manager.get(f"/dashboard/?from={PERIOD.first_day}&to={PERIOD.last_day}&what_if=6").content.decode()
+    assert "cerca de 9,5 conversões (R$ 35.000,00); nota 6 pela amostra de calibração." in page
+    assert "transferidos ao acaso (50,0% deles" in page
+    assert 'Nota 6</td><td class="num">10</td><td class="num">4</td>' in page  # the sample's own row
 
 
 def test_the_sample_shows_the_same_figures_on_the_dashboard_in_the_api_and_in_the_csv(manager, api):

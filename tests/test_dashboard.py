@@ -375,6 +375,13 @@ def test_days_follow_the_configured_time_zone_whole_hour_offset_or_not(settings,
     assert metrics["health"]["retries"] == 2
 
 
+def test_percentages_and_hours_are_rounded_not_cut_off():
+    from dashboard.presenters import hours, percent
+
+    assert (percent(2 / 3), percent(0.99999), percent(0.0004), percent(None)) == ("66,7%", "100,0%", "0,0%", "—")
+    assert hours(2.96) == "3,0 h"
+
+
 def test_chart_labels_are_escaped():
     from dashboard import charts
 
