@@ -520,6 +520,34 @@ def test_conversion_is_cut_by_agent_inbox_area_code_and_interest():
     assert {r["label"]: r["handed_off"] for r in conversion["interests"]} == {"Usina": 2, "Casa": 1}
 
 
+def interest_handoffs(*interests: str) -> None:
+    for interest in interests:
+        owner = lead(at(1, 10), score=8, status="convertido")
+        Lead.objects.filter(pk=owner.pk).update(interest=interest)
+        handoff(owner, score=8, outcome="convertido")
+
+
+def test_interests_are_grouped_whatever_their_case_accents_and_spacing():
+    interest_handoffs("Energia solar", "Energia solar", "energia  SOLAR ", "Enérgia solar", "Usina", "")
+    interests = metrics_collect(PERIOD)["conversion"]["interests"]
+    assert [(row["label"], row["handed_off"], row["converted"]) for row in interests] == [
+        ("Energia solar", 4, 4),  # the most handed-off spelling names the group
+        ("Usina", 1, 1),
+        ("—", 1, 1),
+    ]
+
+
+def test_interests_are_counted_under_the_first_keyword_they_contain(settings):
+    settings.DASHBOARD_INTEREST_KEYWORDS = ["usina", "residencial"]
+    interest_handoffs("Usina para empresa", "Quero uma USINA residencial", "Energia solar residencial", "Bateria")
+    interests = metrics_collect(PERIOD)["conversion"]["interests"]
+    assert [(row["label"], row["handed_off"]) for row in interests] == [
+        ("usina", 2),
+        ("Bateria", 1),
+        ("residencial", 1),
+    ]
+
+
 def test_interests_beyond_the_ten_most_handed_off_are_summed_as_outros():
     for index in range(12):
         owner = lead(at(1, 10), score=8, status="perdido")

@@ -2,6 +2,8 @@
 a threshold what-if."""
 
 import math
+import unicodedata
+from collections import defaultdict
 from decimal import Decimal
 
 from django.conf import settings
@@ -79,7 +81,8 @@ def _outcome_aggregates(*, leads: bool = True) -> dict:
 
 def conversion_cuts(period: Period) -> dict:
     """The same figures, counted in handoffs, by agent, by inbox (WhatsApp number), by area code with its state,
-    and by the lead's interest (the TOP_INTERESTS most handed off; the others together); the sample left out."""
+    and by the lead's interest (interest_groups: the TOP_INTERESTS most handed off; the others together); the sample
+    left out."""
     done = _done_in(period).filter(sample=False)
     aggregates = _outcome_aggregates(leads=False)
     agents = done.values("assignee_id", "assignee_name").annotate(**aggregates).order_by("-handed_off")
@@ -92,18 +95,41 @@ def conversion_cuts(period: Period) -> dict:
         .annotate(**aggregates)
         .order_by("ddd")
     )
-    interests = list(done.values("lead__interest").annotate(**aggregates).order_by("-handed_off"))
+    interests = interest_groups(done.values("lead__interest").annotate(**aggregates).order_by())
     top, rest = interests[:TOP_INTERESTS], interests[TOP_INTERESTS:]
     if rest:
-        top.append({"lead__interest": "outros", **_summed(rest)})
+        top.append({"label": "outros", **_summed(rest)})
     return {
         "agents": [_cut_row(row, key=row["assignee_id"], label=row["assignee_name"] or "—") for row in agents],
         "inboxes": [_cut_row(row, key=row["inbox_id"], label=names.get(row["inbox_id"], "—")) for row in inboxes],
         "area_codes": [
             _cut_row(row, key=row["ddd"], label=f"{row['ddd']} ({STATE_OF_DDD.get(row['ddd'], '?')})") for row in ddds
         ],
-        "interests": [_cut_row(row, key=None, label=row["lead__interest"] or "—") for row in top],
+        "interests": [_cut_row(row, key=None, label=row["label"]) for row in top],
     }
+
+
+def interest_groups(rows) -> list[dict]:
+    """The interests' figures grouped as a manager reads them: under the first of INTEREST_KEYWORDS an interest
+    contains, else with the same words whatever their case, accents and spacing ("Energia  Solar" is "energia
+    solar"), labelled by the group's most handed-off spelling; the most handed off first."""
+    keywords = [(keyword, _plain(keyword)) for keyword in settings.DASHBOARD_INTEREST_KEYWORDS]
+    groups: dict[str, list[dict]] = defaultdict(list)
+    labels: dict[str, str] = {}
+    for row in sorted(rows, key=lambda row: -row["handed_off"]):
+        text = row["lead__interest"] or ""
+        plain = _plain(text)
+        keyword = next((keyword for keyword, words in keywords if words and words in plain), None)
+        key = f"keyword:{keyword}" if keyword else plain
+        labels.setdefault(key, keyword or text.strip() or "—")
+        groups[key].append(row)
+    summed = [{"label": labels[key], **_summed(members)} for key, members in groups.items()]
+    return sorted(summed, key=lambda row: (-row["handed_off"], row["label"]))
+
+
+def _plain(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(char for char in decomposed if not unicodedata.combining(char)).split())
 
 
 COUNTS = ("handed_off", "resolved", "converted", "valued")

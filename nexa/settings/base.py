@@ -256,6 +256,9 @@ HANDOFF_DEFAULT_OUTCOME = env("HANDOFF_DEFAULT_OUTCOME", default="convertido")
 # The conversation custom attributes where agents record a deal's value ("R$ 12.500,00") and why a lead was lost.
 HANDOFF_DEAL_VALUE_ATTRIBUTE = env("HANDOFF_DEAL_VALUE_ATTRIBUTE", default="valor_negocio")
 HANDOFF_LOSS_REASON_ATTRIBUTE = env("HANDOFF_LOSS_REASON_ATTRIBUTE", default="motivo_perda")
+# The dashboard's conversion by interest: an interest containing one of these words is counted under it (the first
+# that matches, whatever the case and accents), e.g. "usina,residencial,financiamento"; the rest by their own text.
+DASHBOARD_INTEREST_KEYWORDS = env.list("DASHBOARD_INTEREST_KEYWORDS", default=[])
 # Speed-to-lead: minutes for the first human reply, measured from the handoff (routing rules may override).
 HANDOFF_SLA_MINUTES = env.int("HANDOFF_SLA_MINUTES", default=5)
 HANDOFF_SLA_MAX_ESCALATIONS = env.int("HANDOFF_SLA_MAX_ESCALATIONS", default=2)
