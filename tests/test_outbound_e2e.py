@@ -7,6 +7,7 @@ from collections import defaultdict
 import pytest
 
 from handoff.services import handoffs_sweep
+from outbound.delivery import CLAIM
 from outbound.models import Delivery, OutboundEvent, Subscription
 from tests.test_handoff_e2e import trigger_payload
 from tests.workers import Worker, settle
@@ -80,7 +81,8 @@ def test_every_event_reaches_the_subscriber_once_in_order_through_failures_and_a
     worker.kill()  # events waiting for a dead subscriber survive the worker's death
     worker.start()
     receiver.down = False
-    delivered(worker=worker)
+    # A delivery the killed worker had claimed waits out its claim (CLAIM) before another worker sends it again.
+    delivered(int(CLAIM.total_seconds()) + 60, worker=worker)
 
     assert receiver.bad_signatures == 0
     ids = [webhook_id for webhook_id, _ in receiver.accepted]
