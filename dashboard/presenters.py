@@ -14,13 +14,15 @@ DASH = "—"
 STATUS_LABELS = dict(Lead.Status.choices)
 
 
-def _one_decimal(value: float) -> str:
-    """Rounded to one decimal, half up (number_format alone cuts the digits off: 66.67 would read 66,6)."""
-    return number_format(Decimal(repr(value)).quantize(Decimal("0.1"), ROUND_HALF_UP), decimal_pos=1)
+def _one_decimal(value: float | Decimal) -> str:
+    """Rounded to one decimal, half up (number_format alone cuts the digits off: 66.67 would read 66,6), in decimal
+    arithmetic (0.0515 × 100 in floats is 5.1499…)."""
+    exact = Decimal(repr(value)) if isinstance(value, float) else value
+    return number_format(exact.quantize(Decimal("0.1"), ROUND_HALF_UP), decimal_pos=1)
 
 
 def percent(rate: float | None) -> str:
-    return DASH if rate is None else f"{_one_decimal(rate * 100)}%"
+    return DASH if rate is None else f"{_one_decimal(Decimal(repr(rate)) * 100)}%"
 
 
 def duration(seconds: float | None) -> str:

@@ -169,6 +169,27 @@ def test_the_sample_stays_the_sample_when_handed_off_again_by_hand_or_when_the_l
     assert (qualified.trigger, qualified.sample) == (Handoff.Trigger.SCORE, False)
 
 
+def test_a_sample_handoff_resumed_because_atlas_qualified_the_lead_leaves_the_sample():
+    lead = drawn_lead()
+    # It failed after its conversation was made: resumed as it was (its note may be in Chatwoot), but not the sample.
+    Handoff.objects.filter(lead=lead).update(state=Handoff.State.FAILED, contact_id=9, conversation_id=9)
+    scored(lead.phone, 8)
+    [resumed] = lead.handoffs.all()
+    assert (resumed.state, resumed.trigger, resumed.sample) == (Handoff.State.QUEUED, Handoff.Trigger.SAMPLE, False)
+
+
+def test_a_drawn_lead_scored_at_the_threshold_while_with_an_agent_comes_back_outside_the_sample():
+    from handoff.services.lifecycle import handoff_create
+
+    lead = drawn_lead()
+    Handoff.objects.filter(lead=lead).update(state=Handoff.State.DONE, contact_id=9, conversation_id=9)
+    Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.HANDED_OFF)
+    scored(lead.phone, 8)  # with an agent: no new handoff, the score is kept
+    lead.refresh_from_db()
+    back = handoff_create(lead=lead, trigger=Handoff.Trigger.RETURNED, returned=(9, 10))
+    assert (back.trigger, back.sample, back.score) == (Handoff.Trigger.RETURNED, False, 8)
+
+
 def test_a_lead_scored_at_the_threshold_is_qualified_as_ever_and_an_undrawn_one_stays_with_the_bot(settings):
     settings.HANDOFF_CALIBRATION_SHARE = 1
     assert scored("+5511987651000", 7).handoffs.get().trigger == Handoff.Trigger.SCORE
@@ -232,7 +253,7 @@ def sample_handoff(score: int, outcome: str, value=None, **fields) -> Handoff:
 
 
 def regular_handoff(score: int, outcome: str, value=None, **fields) -> Handoff:
-    owner = lead(at(1, 10), score=score, status=outcome)
+    owner = fields.pop("lead", None) or lead(at(1, 10), score=score, status=outcome)
     resolved = owner.created_at + timedelta(hours=3)
     return handoff(owner, score=score, outcome=outcome, deal_value=value, resolved_at=resolved, **fields)
 
@@ -283,6 +304,17 @@ def test_the_sample_is_counted_apart_from_the_scores_the_funnel_the_cuts_and_the
     assert ana["escalations"] == 1
     funnel = {step["step"]: step["count"] for step in metrics["funnel"]}
     assert (funnel["handed_off"], funnel["replied"], funnel["converted"]) == (3, 3, 2)  # the sample's 3 left out
+
+
+def test_the_funnel_takes_out_only_the_conversions_the_sample_alone_brought():
+    converted_then_lost = sample_handoff(6, "convertido")  # came back through Chatwoot, and was lost then
+    regular_handoff(6, "perdido", trigger=Handoff.Trigger.RETURNED, sample=True, lead=converted_then_lost.lead)
+    Lead.objects.filter(pk=converted_then_lost.lead_id).update(status=Lead.Status.PERDIDO)
+    twice = sample_handoff(6, "convertido")  # then Atlas qualified it, and it converted again outside the sample
+    regular_handoff(8, "convertido", lead=twice.lead)
+    sample_handoff(5, "convertido")  # converted through the sample only
+    funnel = {step["step"]: step["count"] for step in metrics_collect(PERIOD)["funnel"]}
+    assert (funnel["handed_off"], funnel["converted"]) == (1, 1)
 
 
 def test_the_what_if_takes_the_samples_rate_below_the_threshold():

@@ -379,6 +379,7 @@ def test_percentages_and_hours_are_rounded_not_cut_off():
     from dashboard.presenters import hours, percent
 
     assert (percent(2 / 3), percent(0.99999), percent(0.0004), percent(None)) == ("66,7%", "100,0%", "0,0%", "—")
+    assert (percent(103 / 2000), percent(9 / 2000)) == ("5,2%", "0,5%")  # 5.1499… in floats
     assert hours(2.96) == "3,0 h"
 
 
@@ -553,5 +554,7 @@ def test_interests_beyond_the_ten_most_handed_off_are_summed_as_outros():
         owner = lead(at(1, 10), score=8, status="perdido")
         Lead.objects.filter(pk=owner.pk).update(interest=f"Interesse {index:02d}")
         handoff(owner, score=8, outcome="perdido")
+    interest_handoffs("Outros", "outros ")  # a lead's own "outros" joins the others
     interests = metrics_collect(PERIOD)["conversion"]["interests"]
-    assert len(interests) == 11 and interests[-1]["label"] == "outros" and interests[-1]["handed_off"] == 2
+    assert len(interests) == 11 and interests[-1]["label"] == "outros" and interests[-1]["handed_off"] == 4
+    assert [row["label"] for row in interests].count("outros") == 1

@@ -12,10 +12,12 @@ from django.db.models import (
     Count,
     DateTimeField,
     DurationField,
+    Exists,
     ExpressionWrapper,
     F,
     IntegerField,
     Max,
+    OuterRef,
     Q,
     QuerySet,
     Value,
@@ -143,7 +145,7 @@ def _escalations_by_agent(period: Period) -> dict[int, int]:
     """Escalations away from each agent in the period (the agent who did not answer in time)."""
     events = HandoffEvent.objects.filter(
         kind=HandoffEvent.Kind.ESCALATED, created_at__gte=period.start, created_at__lt=period.end
-    ).exclude(handoff__in=Handoff.objects.filter(sample=True))  # a hashed list of the sample (handoff_sample_idx)
+    ).exclude(Exists(Handoff.objects.filter(pk=OuterRef("handoff_id"), sample=True)))  # from handoff_sample_idx
     if period.team_id is not None:
         events = events.filter(handoff__team_id=period.team_id)
     counts: dict[int, int] = defaultdict(int)

@@ -1,7 +1,7 @@
 """Leads and handoffs over a period: status, qualification, scores, per day, and the funnel."""
 
 from django.conf import settings
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -62,8 +62,8 @@ def handoff_figures(period: Period) -> dict:
 
 def funnel_handoff_counts(period: Period) -> dict:
     """Of the leads created in the period: how many reached Chatwoot, and how many a human answered there — the
-    calibration sample, whose leads were not qualified, left out (and its converted leads counted, to be taken out
-    of the funnel's converted step)."""
+    calibration sample, whose leads were not qualified, left out — and how many converted leads only the sample
+    handed off, to be taken out of the funnel's converted step."""
     # A handoff never precedes its lead, so an index range on its own created_at finds them all, and the lead's
     # creation copied on the handoff spares a join with the lead table (handoff_created_cover3_idx covers it).
     done = Handoff.objects.filter(
@@ -74,11 +74,15 @@ def funnel_handoff_counts(period: Period) -> dict:
     )
     if period.team_id is not None:
         done = done.filter(team_id=period.team_id)
-    return done.aggregate(
+    counts = done.aggregate(
         handed_off=Count("lead", distinct=True, filter=Q(sample=False)),
         replied=Count("lead", distinct=True, filter=Q(sample=False, first_reply_at__isnull=False)),
-        sample_converted=Count("lead", distinct=True, filter=Q(sample=True, outcome=Lead.Status.CONVERTIDO)),
     )
+    # Converted leads that only the sample handed off (none of their handoffs outside it reached Chatwoot).
+    regular = Handoff.objects.filter(lead=OuterRef("lead"), sample=False, state=Handoff.State.DONE)
+    only_sample = done.filter(sample=True, lead__status=Lead.Status.CONVERTIDO).exclude(Exists(regular))
+    counts["sample_converted"] = only_sample.values("lead").distinct().count()
+    return counts
 
 
 def funnel_build(leads: dict, handoffs: dict) -> list[dict]:

@@ -96,7 +96,10 @@ def conversion_cuts(period: Period) -> dict:
         .order_by("ddd")
     )
     interests = interest_groups(done.values("lead__interest").annotate(**aggregates).order_by())
-    top, rest = interests[:TOP_INTERESTS], interests[TOP_INTERESTS:]
+    named, others = [], []
+    for row in interests:  # a lead's own "Outros" joins the others
+        (others if _plain(row["label"]) == "outros" else named).append(row)
+    top, rest = named[:TOP_INTERESTS], named[TOP_INTERESTS:] + others
     if rest:
         top.append({"label": "outros", **_summed(rest)})
     return {

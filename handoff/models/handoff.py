@@ -213,7 +213,6 @@ class Handoff(models.Model):
                     "attempts",
                     "first_reply_at",
                     "sample",
-                    "outcome",
                 ],
                 name="handoff_created_cover3_idx",
             ),

@@ -43,7 +43,7 @@ def handoff_create(
             return latest
         origin = {
             "trigger": trigger,
-            "sample": _in_sample(trigger, latest),
+            "sample": _in_sample(trigger, latest, lead),
             "triggered_by": user if user and user.is_authenticated else None,
             "score": lead.qualification_score,
             "reason": reason or _reason(trigger, lead),
@@ -124,13 +124,16 @@ def _resume(handoff: Handoff, message: str, origin: dict | None = None) -> Hando
         handoff.state, handoff.attempts, handoff.next_attempt_at = Handoff.State.QUEUED, 0, start
         handoff.finished_at, handoff.last_error = None, ""
         fields = ["state", "attempts", "next_attempt_at", "finished_at", "last_error", "updated_at"]
+        if origin:  # the lead may have qualified since: then it is no longer the sample's, whatever Chatwoot shows
+            handoff.sample = origin["sample"]
+            fields.append("sample")
         if origin and _note_unwritten(handoff):
             # Nothing of the note can be in Chatwoot yet: it may show today's history, score, reason and inbox.
             if origin["inbox_id"] != handoff.inbox_id:
                 origin = {**origin, "contact_source_id": ""}  # the contact_inbox belongs to the old inbox
             for name, value in {**origin, "history_until": None}.items():
                 setattr(handoff, name, value)
-            fields += [*origin, "history_until"]
+            fields += [name for name in origin if name != "sample"] + ["history_until"]
         handoff.save(update_fields=fields)
         handoff_event(handoff, Kind.RESUMED, message)
         handoff_queued_emit(handoff)
@@ -139,13 +142,14 @@ def _resume(handoff: Handoff, message: str, origin: dict | None = None) -> Hando
     return handoff
 
 
-def _in_sample(trigger: str, latest: Handoff | None) -> bool:
+def _in_sample(trigger: str, latest: Handoff | None, lead: Lead) -> bool:
     """A handoff of the calibration sample: the draw's, and the later ones of a drawn lead (it came back, an admin
-    handed it off again) until the lead qualifies by its score."""
+    handed it off again) until Atlas scores it at the threshold."""
     if trigger == Handoff.Trigger.SAMPLE:
         return True
-    qualified = trigger in (Handoff.Trigger.SCORE, Handoff.Trigger.API)
-    return not qualified and latest is not None and latest.sample
+    score = lead.qualification_score
+    qualified = score is not None and score >= settings.HANDOFF_SCORE_THRESHOLD
+    return not qualified and trigger != Handoff.Trigger.API and latest is not None and latest.sample
 
 
 def _resumable(handoff: Handoff, origin: dict) -> bool:
