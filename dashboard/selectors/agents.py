@@ -93,8 +93,7 @@ def _done_with_durations(period: Period) -> QuerySet[Handoff]:
     """The period's handoffs that reached Chatwoot, with durations the database subtracts (no datetimes to parse)."""
     return (
         handoffs_in(period)
-        .filter(state=Handoff.State.DONE, finished_at__isnull=False)
-        .filter(sample=False)
+        .filter(state=Handoff.State.DONE, finished_at__isnull=False, sample=False)
         .annotate(
             reply=_since_handoff(F("first_reply_at")),
             resolution=_since_handoff(F("resolved_at")),

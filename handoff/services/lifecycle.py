@@ -149,7 +149,7 @@ def _in_sample(trigger: str, latest: Handoff | None, lead: Lead) -> bool:
         return True
     score = lead.qualification_score
     qualified = score is not None and score >= settings.HANDOFF_SCORE_THRESHOLD
-    return not qualified and trigger != Handoff.Trigger.API and latest is not None and latest.sample
+    return not qualified and latest is not None and latest.sample  # Atlas's trigger (api) needs a qualified lead
 
 
 def _resumable(handoff: Handoff, origin: dict) -> bool:
